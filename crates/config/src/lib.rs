@@ -1,0 +1,173 @@
+#![forbid(unsafe_code)]
+//! Typed configuration, layered: built-in defaults < optional file (`NEXPAY_CONFIG`,
+//! `KEY=VALUE` lines with the same names as the environment) < environment. The seed
+//! application's variable names keep working.
+
+mod secrets;
+pub use secrets::write_private;
+mod source;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nexpay_security::Secret;
+pub use source::Source;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
+    #[error("cannot use the data directory {path}: {message}")]
+    DataDir { path: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(name: &'static str, message: impl Into<String>) -> Self {
+        ConfigError::Invalid { name, message: message.into() }
+    }
+}
+
+/// Configuration of one NexPay process. Secrets are `Secret`, so `{:?}` never prints
+/// them.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: RunMode,
+    pub http_host: String,
+    pub http_port: u16,
+    /// Public base URL of the instance, used in `checkoutUrl` and provider callbacks.
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub database_url: Secret,
+    pub db_max_connections: usize,
+    pub amqp_url: Option<Secret>,
+    pub redis_url: Option<Secret>,
+    pub encryption_key: Secret,
+    pub jwt_secret: Secret,
+    pub admin_email: String,
+    pub admin_password: Option<Secret>,
+    pub x_write_key: Option<Secret>,
+    pub x_read_key: Option<Secret>,
+    pub traefik_enable_ssl: bool,
+    pub session_ttl: Duration,
+    pub max_body_bytes: usize,
+    pub idempotency_ttl: Duration,
+    pub rpc_timeout: Duration,
+    pub sweep_interval: Duration,
+    pub log_json: bool,
+    /// Generated secrets this start persisted (dev mode only), for the first-start banner.
+    pub generated_secrets: Vec<&'static str>,
+}
+
+impl Config {
+    /// Reads the process environment (and `NEXPAY_CONFIG` when set).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::load(Source::from_env()?)
+    }
+
+    pub fn load(src: Source) -> Result<Config, ConfigError> {
+        let mode = match src.get("NEXPAY_ENV").or_else(|| src.get("NODE_ENV")).as_deref() {
+            Some("production") | Some("prod") => RunMode::Production,
+            _ => RunMode::Development,
+        };
+        let http_port = src.parse_or("PORT", 9090u16)?;
+        let http_host = src.get("HOST").unwrap_or_else(|| "0.0.0.0".to_owned());
+        let app_domain = src.get("APP_DOMAIN");
+        let ssl = src.parse_bool_or("TRAEFIK_ENABLE_SSL", false)?;
+        let public_url = match (src.get("PUBLIC_URL"), &app_domain) {
+            (Some(url), _) => url,
+            (None, Some(domain)) if mode == RunMode::Production || ssl => format!("https://{domain}"),
+            (None, Some(domain)) => format!("http://{domain}"),
+            (None, None) => format!("http://localhost:{http_port}"),
+        };
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        url::Url::parse(&public_url)
+            .map_err(|e| ConfigError::invalid("PUBLIC_URL", format!("not a URL: {e}")))?;
+
+        let data_dir = PathBuf::from(src.get("NEXPAY_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let database_url = match src.get("DATABASE_URL") {
+            Some(url) => url,
+            None => match src.get("DB_HOST") {
+                Some(host) => legacy_database_url(&src, &host),
+                None => format!("sqlite://{}", data_dir.join("nexpay.db").display()),
+            },
+        };
+        let redis_url = src.get("REDIS_URL").or_else(|| {
+            src.get("REDIS_HOST").map(|host| {
+                let port = src.get("REDIS_PORT").unwrap_or_else(|| "6379".to_owned());
+                match src.get("REDIS_PASSWORD") {
+                    Some(pw) => format!("redis://:{pw}@{host}:{port}"),
+                    None => format!("redis://{host}:{port}"),
+                }
+            })
+        });
+
+        let secrets = secrets::resolve(&src, mode, &data_dir)?;
+        Ok(Config {
+            mode,
+            http_host,
+            http_port,
+            public_url,
+            data_dir,
+            database_url: Secret::new(database_url),
+            db_max_connections: src.parse_or("DB_MAX_CONNECTIONS", 16usize)?,
+            amqp_url: src.get("AMQP_URL").map(Secret::new),
+            redis_url: redis_url.map(Secret::new),
+            encryption_key: secrets.encryption_key,
+            jwt_secret: secrets.jwt_secret,
+            admin_email: src
+                .get("ADMIN_EMAIL")
+                .unwrap_or_else(|| "admin@nexpay.local".to_owned())
+                .trim()
+                .to_lowercase(),
+            admin_password: secrets.admin_password,
+            x_write_key: secrets.x_write_key,
+            x_read_key: secrets.x_read_key,
+            traefik_enable_ssl: ssl,
+            session_ttl: Duration::from_secs(src.parse_or("SESSION_TTL_SECONDS", 1800u64)?),
+            max_body_bytes: src.parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
+            idempotency_ttl: Duration::from_secs(3600 * src.parse_or("IDEMPOTENCY_TTL_HOURS", 24u64)?.max(24)),
+            rpc_timeout: Duration::from_millis(src.parse_or("RPC_TIMEOUT_MS", 10_000u64)?),
+            sweep_interval: Duration::from_millis(src.parse_or("SWEEP_INTERVAL_MS", 5_000u64)?),
+            log_json: src.get("LOG_FORMAT").as_deref() == Some("json"),
+            generated_secrets: secrets.generated,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.mode == RunMode::Production
+    }
+
+    /// The same URL with the password hidden, for logs.
+    pub fn database_url_redacted(&self) -> String {
+        redact(self.database_url.expose())
+    }
+}
+
+fn legacy_database_url(src: &Source, host: &str) -> String {
+    let port = src.get("DB_PORT").unwrap_or_else(|| "5432".to_owned());
+    let user = src.get("DB_USER").unwrap_or_else(|| "postgres".to_owned());
+    let name = src.get("DB_NAME").unwrap_or_else(|| "nexpay".to_owned());
+    match src.get("DB_PASSWORD") {
+        Some(pw) => format!("postgres://{user}:{pw}@{host}:{port}/{name}"),
+        None => format!("postgres://{user}@{host}:{port}/{name}"),
+    }
+}
+
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,71 @@
+#![forbid(unsafe_code)]
+//! Storage for NexPay on PostgreSQL or SQLite through diesel-async, one query code path
+//! for both. Functions are named for the action they perform.
+
+mod db;
+pub mod error;
+mod migrate;
+pub mod models;
+pub mod schema;
+
+mod admin;
+mod idempotency;
+mod outbox;
+mod payments;
+mod projects;
+pub mod testing;
+
+pub use db::{redact_url, BackendKind};
+pub use error::{StoreError, StoreResult};
+pub use idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotencyScope};
+pub use projects::ProjectUpdate;
+pub use migrate::run_migrations;
+pub use models::*;
+pub use payments::{AttemptUpdate, NewPaymentBundle, OutboxEvent, PaymentUpdate, SessionUpdate, StatusChange};
+
+use chrono::NaiveDateTime;
+
+/// The store: cheap to clone, shared by every handler.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) backend: db::Backend,
+    kind: BackendKind,
+}
+
+impl Store {
+    /// Connects (lazily: the pools open connections on first use) and applies pending
+    /// migrations.
+    pub async fn connect(url: &str, max_connections: usize) -> StoreResult<Store> {
+        if let BackendKind::Sqlite = BackendKind::from_url(url)? {
+            let path = db::sqlite_path(url);
+            if let Some(parent) = std::path::Path::new(&path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| StoreError::Config(format!("cannot create {parent:?}: {e}")))?;
+                }
+            }
+        }
+        run_migrations(url).await?;
+        Ok(Store {
+            backend: db::build_backend(url, max_connections)?,
+            kind: BackendKind::from_url(url)?,
+        })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// A round trip to the database, for readiness probes.
+    pub async fn health(&self) -> StoreResult<()> {
+        use diesel_async::SimpleAsyncConnection;
+        db::read!(self, |c| c.batch_execute("SELECT 1").await.map_err(StoreError::from))
+    }
+}
+
+/// Now, in UTC, at the microsecond precision both databases keep, so a value read back
+/// compares equal to the value written.
+pub fn now() -> NaiveDateTime {
+    let n = chrono::Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(n, chrono::Duration::microseconds(1)).unwrap_or(n)
+}

@@ -1,0 +1,179 @@
+//! Row types. Statuses and ids are stored as text and parsed into domain types by the
+//! services; the store stays a thin, dumb layer.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::*;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize)]
+#[diesel(table_name = projects)]
+pub struct ProjectRow {
+    pub id: String,
+    pub name: String,
+    pub success_url: Option<String>,
+    pub failure_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub settings: String,
+    pub is_default: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub archived_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub project_id: String,
+    pub kind: String,
+    pub mode: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub label: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub must_change_password: bool,
+    pub session_version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub disabled_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = providers)]
+pub struct ProviderRow {
+    pub code: String,
+    pub name: String,
+    pub enabled: bool,
+    pub logo_url: String,
+    pub sealed_config: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = payments)]
+pub struct PaymentRow {
+    pub id: String,
+    pub reference: String,
+    pub project_id: String,
+    pub mode: String,
+    pub session_id: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub payer_name: Option<String>,
+    pub payer_email: Option<String>,
+    pub payer_phone: String,
+    pub metadata: String,
+    pub client_reference: Option<String>,
+    pub status: String,
+    pub provider_code: Option<String>,
+    pub late: bool,
+    pub request_key: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub resolved_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = checkout_sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub project_id: String,
+    pub mode: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_phone: String,
+    pub metadata: String,
+    pub items: Option<String>,
+    pub client_reference: Option<String>,
+    pub success_url: Option<String>,
+    pub failure_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub status: String,
+    pub request_key: Option<String>,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = payment_attempts)]
+pub struct AttemptRow {
+    pub id: String,
+    pub payment_id: String,
+    pub provider_code: String,
+    pub provider_reference: String,
+    pub provider_id: Option<String>,
+    pub provider_transaction_id: Option<String>,
+    pub status: String,
+    pub checkout_urls: String,
+    pub qr_png_base64: Option<String>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub late: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub resolved_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = payment_events)]
+pub struct PaymentEventRow {
+    pub id: String,
+    pub payment_id: String,
+    pub attempt_id: Option<String>,
+    pub kind: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub detail: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: String,
+    pub kind: String,
+    pub aggregate_id: String,
+    pub correlation_id: String,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+    pub published_at: Option<NaiveDateTime>,
+    pub attempts: i32,
+    pub locked_until: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// An API key joined with its (non-archived) project, as the gateway needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyLookup {
+    pub key: ApiKeyRow,
+    pub project: ProjectRow,
+}

@@ -1,0 +1,329 @@
+//! Sessions, payments and attempts. Every status change is a conditional update
+//! (`WHERE status IN (<allowed>)`) written in the same transaction as its history row and
+//! its outbox event; if any update matches no row the whole transaction is rolled back.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::{read, transaction};
+use crate::error::{StoreError, StoreResult};
+use crate::models::{AttemptRow, OutboxRow, PaymentEventRow, PaymentRow, SessionRow};
+use crate::schema::{checkout_sessions as cs, outbox, payment_attempts as pa, payment_events as pe, payments as p};
+use crate::Store;
+
+/// An event to publish, stored in the outbox by the transaction that caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub kind: String,
+    pub aggregate_id: String,
+    pub correlation_id: String,
+    pub payload: serde_json::Value,
+}
+
+impl OutboxEvent {
+    fn into_row(self, at: NaiveDateTime) -> OutboxRow {
+        OutboxRow {
+            id: self.id,
+            kind: self.kind,
+            aggregate_id: self.aggregate_id,
+            correlation_id: self.correlation_id,
+            payload: self.payload.to_string(),
+            created_at: at,
+            published_at: None,
+            attempts: 0,
+            locked_until: None,
+        }
+    }
+}
+
+/// A new payment, with its session when it comes from the hosted checkout.
+pub struct NewPaymentBundle {
+    pub payment: PaymentRow,
+    pub session: Option<SessionRow>,
+    pub history: Vec<PaymentEventRow>,
+    pub events: Vec<OutboxEvent>,
+}
+
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = p)]
+pub struct PaymentUpdate {
+    pub status: Option<String>,
+    pub provider_code: Option<Option<String>>,
+    pub late: Option<bool>,
+    pub resolved_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = cs)]
+pub struct SessionUpdate {
+    pub status: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = pa)]
+pub struct AttemptUpdate {
+    pub status: Option<String>,
+    pub provider_id: Option<Option<String>>,
+    pub provider_transaction_id: Option<Option<String>>,
+    pub checkout_urls: Option<String>,
+    pub qr_png_base64: Option<Option<String>>,
+    pub expires_at: Option<Option<NaiveDateTime>>,
+    pub failure_code: Option<Option<String>>,
+    pub failure_message: Option<Option<String>>,
+    pub late: Option<bool>,
+    pub resolved_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// One conditional update: applied only while the row is in one of `from`.
+#[derive(Debug, Clone)]
+pub enum StatusChange {
+    Payment { id: String, from: Vec<String>, set: PaymentUpdate },
+    Session { id: String, from: Vec<String>, set: SessionUpdate },
+    /// Also requires `updated_at` to be unchanged since the caller read the session:
+    /// two customers' clicks on one session cannot both start an attempt.
+    SessionVersioned { id: String, from: Vec<String>, expect_updated_at: NaiveDateTime, set: SessionUpdate },
+    Attempt { id: String, from: Vec<String>, set: AttemptUpdate },
+}
+
+impl Store {
+    /// Inserts a payment (and its session), its first history rows and events atomically.
+    /// A duplicate request key surfaces as `StoreError::Conflict`.
+    pub async fn insert_payment_bundle(&self, bundle: NewPaymentBundle) -> StoreResult<()> {
+        let at = bundle.payment.created_at;
+        transaction!(self, |c| {
+            diesel::insert_into(p::table)
+                .values(&bundle.payment)
+                .execute(c)
+                .await?;
+            if let Some(session) = &bundle.session {
+                diesel::insert_into(cs::table).values(session).execute(c).await?;
+            }
+            for h in &bundle.history {
+                diesel::insert_into(pe::table).values(h).execute(c).await?;
+            }
+            for e in bundle.events.clone() {
+                diesel::insert_into(outbox::table)
+                    .values(e.into_row(at))
+                    .execute(c)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Inserts an attempt and applies `changes` with their history and events in one
+    /// transaction. Returns `StoreError::Stale` (nothing written) when a conditional
+    /// update lost a race.
+    pub async fn insert_attempt(
+        &self,
+        attempt: &AttemptRow,
+        changes: &[StatusChange],
+        history: &[PaymentEventRow],
+        events: &[OutboxEvent],
+    ) -> StoreResult<()> {
+        let at = attempt.created_at;
+        transaction!(self, |c| {
+            diesel::insert_into(pa::table).values(attempt).execute(c).await?;
+            apply!(c, changes, history, events, at)
+        })
+    }
+
+    /// Applies conditional `changes` with their history rows and outbox events in one
+    /// transaction; `StoreError::Stale` if any change matched no row (nothing written).
+    pub async fn apply_changes(
+        &self,
+        changes: &[StatusChange],
+        history: &[PaymentEventRow],
+        events: &[OutboxEvent],
+        at: NaiveDateTime,
+    ) -> StoreResult<()> {
+        transaction!(self, |c| apply!(c, changes, history, events, at))
+    }
+
+    pub async fn get_session(&self, id: &str) -> StoreResult<Option<SessionRow>> {
+        read!(self, |c| Ok(cs::table
+            .find(id)
+            .select(SessionRow::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    /// A session with its payment and latest attempt: what the status route returns.
+    pub async fn get_session_view(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(SessionRow, PaymentRow, Option<AttemptRow>)>> {
+        read!(self, |c| {
+            let found = cs::table
+                .inner_join(p::table)
+                .filter(cs::id.eq(id))
+                .select((SessionRow::as_select(), PaymentRow::as_select()))
+                .first::<(SessionRow, PaymentRow)>(c)
+                .await
+                .optional()?;
+            let Some((session, payment)) = found else {
+                return Ok(None);
+            };
+            let attempt = pa::table
+                .filter(pa::payment_id.eq(&payment.id))
+                .order(pa::created_at.desc())
+                .select(AttemptRow::as_select())
+                .first(c)
+                .await
+                .optional()?;
+            Ok(Some((session, payment, attempt)))
+        })
+    }
+
+    pub async fn get_payment(&self, id: &str) -> StoreResult<Option<PaymentRow>> {
+        read!(self, |c| Ok(p::table
+            .find(id)
+            .select(PaymentRow::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    pub async fn get_payment_by_reference(&self, reference: &str) -> StoreResult<Option<PaymentRow>> {
+        read!(self, |c| Ok(p::table
+            .filter(p::reference.eq(reference))
+            .select(PaymentRow::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    pub async fn find_payment_by_request_key(
+        &self,
+        project_id: &str,
+        mode: &str,
+        key: &str,
+    ) -> StoreResult<Option<PaymentRow>> {
+        read!(self, |c| Ok(p::table
+            .filter(p::project_id.eq(project_id))
+            .filter(p::mode.eq(mode))
+            .filter(p::request_key.eq(key))
+            .select(PaymentRow::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    pub async fn find_session_by_request_key(
+        &self,
+        project_id: &str,
+        mode: &str,
+        key: &str,
+    ) -> StoreResult<Option<SessionRow>> {
+        read!(self, |c| Ok(cs::table
+            .filter(cs::project_id.eq(project_id))
+            .filter(cs::mode.eq(mode))
+            .filter(cs::request_key.eq(key))
+            .select(SessionRow::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    pub async fn list_attempts(&self, payment_id: &str) -> StoreResult<Vec<AttemptRow>> {
+        read!(self, |c| Ok(pa::table
+            .filter(pa::payment_id.eq(payment_id))
+            .order(pa::created_at.asc())
+            .select(AttemptRow::as_select())
+            .load(c)
+            .await?))
+    }
+
+    pub async fn list_payment_history(&self, payment_id: &str) -> StoreResult<Vec<PaymentEventRow>> {
+        read!(self, |c| Ok(pe::table
+            .filter(pe::payment_id.eq(payment_id))
+            .order(pe::created_at.asc())
+            .select(PaymentEventRow::as_select())
+            .load(c)
+            .await?))
+    }
+
+    /// Open sessions whose deadline passed, oldest first, for the expiry sweeper.
+    pub async fn list_expired_sessions(
+        &self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<SessionRow>> {
+        read!(self, |c| Ok(cs::table
+            .filter(cs::status.eq_any(["opened", "pending"]))
+            .filter(cs::expires_at.lt(at))
+            .order(cs::expires_at.asc())
+            .limit(limit)
+            .select(SessionRow::as_select())
+            .load(c)
+            .await?))
+    }
+
+    pub async fn count_payments(&self, project_id: &str, mode: &str) -> StoreResult<i64> {
+        read!(self, |c| Ok(p::table
+            .filter(p::project_id.eq(project_id))
+            .filter(p::mode.eq(mode))
+            .count()
+            .get_result(c)
+            .await?))
+    }
+}
+
+/// The body shared by `insert_attempt` and `apply_changes`, expanded per backend.
+macro_rules! apply {
+    ($c:ident, $changes:expr, $history:expr, $events:expr, $at:expr) => {{
+        for change in $changes {
+            let n = match change {
+                StatusChange::Payment { id, from, set } => {
+                    diesel::update(p::table.find(id))
+                        .filter(p::status.eq_any(from))
+                        .set(set)
+                        .execute($c)
+                        .await?
+                }
+                StatusChange::Session { id, from, set } => {
+                    diesel::update(cs::table.find(id))
+                        .filter(cs::status.eq_any(from))
+                        .set(set)
+                        .execute($c)
+                        .await?
+                }
+                StatusChange::SessionVersioned { id, from, expect_updated_at, set } => {
+                    diesel::update(cs::table.find(id))
+                        .filter(cs::status.eq_any(from))
+                        .filter(cs::updated_at.eq(expect_updated_at))
+                        .set(set)
+                        .execute($c)
+                        .await?
+                }
+                StatusChange::Attempt { id, from, set } => {
+                    diesel::update(pa::table.find(id))
+                        .filter(pa::status.eq_any(from))
+                        .set(set)
+                        .execute($c)
+                        .await?
+                }
+            };
+            if n == 0 {
+                return Err(StoreError::Stale(format!("{change:?}")));
+            }
+        }
+        for h in $history {
+            diesel::insert_into(pe::table).values(h).execute($c).await?;
+        }
+        for e in $events {
+            diesel::insert_into(outbox::table)
+                .values(e.clone().into_row($at))
+                .execute($c)
+                .await?;
+        }
+        Ok(())
+    }};
+}
+use apply;

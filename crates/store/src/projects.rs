@@ -1,0 +1,235 @@
+//! Projects, their API keys and the instance's providers.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::{read, transaction};
+use crate::error::{StoreError, StoreResult};
+use crate::models::{ApiKeyRow, KeyLookup, ProjectRow, ProviderRow};
+use crate::schema::{api_keys, projects, providers};
+use crate::{now, Store};
+
+/// Fields of a project an admin may change.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = projects)]
+pub struct ProjectUpdate {
+    pub name: Option<String>,
+    pub success_url: Option<Option<String>>,
+    pub failure_url: Option<Option<String>>,
+    pub cancel_url: Option<Option<String>>,
+    pub settings: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+impl Store {
+    pub async fn insert_project(&self, row: &ProjectRow) -> StoreResult<()> {
+        transaction!(self, |c| {
+            diesel::insert_into(projects::table)
+                .values(row)
+                .execute(c)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn get_project(&self, id: &str) -> StoreResult<Option<ProjectRow>> {
+        read!(self, |c| Ok(projects::table
+            .find(id)
+            .select(ProjectRow::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    pub async fn default_project(&self) -> StoreResult<Option<ProjectRow>> {
+        read!(self, |c| Ok(projects::table
+            .filter(projects::is_default.eq(true))
+            .select(ProjectRow::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    pub async fn list_projects(&self, include_archived: bool) -> StoreResult<Vec<ProjectRow>> {
+        read!(self, |c| {
+            let mut q = projects::table
+                .select(ProjectRow::as_select())
+                .order(projects::created_at.asc())
+                .into_boxed();
+            if !include_archived {
+                q = q.filter(projects::archived_at.is_null());
+            }
+            Ok(q.load(c).await?)
+        })
+    }
+
+    pub async fn update_project(&self, id: &str, update: &ProjectUpdate) -> StoreResult<ProjectRow> {
+        transaction!(self, |c| {
+            let n = diesel::update(projects::table.find(id))
+                .filter(projects::archived_at.is_null())
+                .set(update)
+                .execute(c)
+                .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(projects::table
+                .find(id)
+                .select(ProjectRow::as_select())
+                .first(c)
+                .await?)
+        })
+    }
+
+    /// Archives a project and revokes its keys. Payments, sessions and their history
+    /// stay: financial records are never deleted with a project.
+    pub async fn archive_project(&self, id: &str) -> StoreResult<bool> {
+        let at = now();
+        transaction!(self, |c| {
+            let n = diesel::update(projects::table.find(id))
+                .filter(projects::archived_at.is_null())
+                .set((projects::archived_at.eq(Some(at)), projects::updated_at.eq(at)))
+                .execute(c)
+                .await?;
+            diesel::update(api_keys::table.filter(api_keys::project_id.eq(id)))
+                .filter(api_keys::revoked_at.is_null())
+                .set(api_keys::revoked_at.eq(Some(at)))
+                .execute(c)
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
+    pub async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()> {
+        transaction!(self, |c| {
+            diesel::insert_into(api_keys::table)
+                .values(row)
+                .execute(c)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn list_api_keys(&self, project_id: &str) -> StoreResult<Vec<ApiKeyRow>> {
+        read!(self, |c| Ok(api_keys::table
+            .filter(api_keys::project_id.eq(project_id))
+            .select(ApiKeyRow::as_select())
+            .order(api_keys::created_at.asc())
+            .load(c)
+            .await?))
+    }
+
+    pub async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>> {
+        read!(self, |c| Ok(api_keys::table
+            .find(id)
+            .select(ApiKeyRow::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    /// Looks a key up by the hash of the presented secret. Revocation and expiry are
+    /// checked by the caller against its own clock so it can answer precisely.
+    pub async fn find_key_by_hash(&self, hash: &str) -> StoreResult<Option<KeyLookup>> {
+        read!(self, |c| {
+            let row = api_keys::table
+                .inner_join(projects::table)
+                .filter(api_keys::key_hash.eq(hash))
+                .filter(projects::archived_at.is_null())
+                .select((ApiKeyRow::as_select(), ProjectRow::as_select()))
+                .first::<(ApiKeyRow, ProjectRow)>(c)
+                .await
+                .optional()?;
+            Ok(row.map(|(key, project)| KeyLookup { key, project }))
+        })
+    }
+
+    pub async fn revoke_api_key(&self, project_id: &str, id: &str) -> StoreResult<bool> {
+        let at = now();
+        transaction!(self, |c| {
+            let n = diesel::update(api_keys::table.find(id))
+                .filter(api_keys::project_id.eq(project_id))
+                .filter(api_keys::revoked_at.is_null())
+                .set(api_keys::revoked_at.eq(Some(at)))
+                .execute(c)
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Rotation: the new key is inserted and the old one expires after the grace period,
+    /// in one transaction, so there is never a moment with neither key valid.
+    pub async fn rotate_api_key(
+        &self,
+        project_id: &str,
+        old_id: &str,
+        old_expires_at: NaiveDateTime,
+        new_key: &ApiKeyRow,
+    ) -> StoreResult<()> {
+        transaction!(self, |c| {
+            let n = diesel::update(api_keys::table.find(old_id))
+                .filter(api_keys::project_id.eq(project_id))
+                .filter(api_keys::revoked_at.is_null())
+                .set(api_keys::expires_at.eq(Some(old_expires_at)))
+                .execute(c)
+                .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            diesel::insert_into(api_keys::table)
+                .values(new_key)
+                .execute(c)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Records use at most once a minute per key: a hot key must not turn every read
+    /// into a write.
+    pub async fn touch_api_key(&self, id: &str, at: NaiveDateTime) -> StoreResult<()> {
+        let threshold = at - chrono::Duration::seconds(60);
+        transaction!(self, |c| {
+            diesel::update(api_keys::table.find(id))
+                .filter(
+                    api_keys::last_used_at
+                        .is_null()
+                        .or(api_keys::last_used_at.lt(threshold)),
+                )
+                .set(api_keys::last_used_at.eq(Some(at)))
+                .execute(c)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Inserts the provider if it is not there yet; an admin's later changes are kept.
+    pub async fn ensure_provider(&self, row: &ProviderRow) -> StoreResult<()> {
+        transaction!(self, |c| {
+            diesel::insert_into(providers::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn list_providers(&self) -> StoreResult<Vec<ProviderRow>> {
+        read!(self, |c| Ok(providers::table
+            .select(ProviderRow::as_select())
+            .order(providers::code.asc())
+            .load(c)
+            .await?))
+    }
+
+    pub async fn set_provider_enabled(&self, code: &str, enabled: bool) -> StoreResult<bool> {
+        transaction!(self, |c| {
+            let n = diesel::update(providers::table.find(code))
+                .set((providers::enabled.eq(enabled), providers::updated_at.eq(now())))
+                .execute(c)
+                .await?;
+            Ok(n == 1)
+        })
+    }
+}

@@ -1,0 +1,12 @@
+DROP TABLE audit_log;
+DROP TABLE idempotency_keys;
+DROP TABLE outbox;
+DROP TABLE payment_events;
+DROP TABLE payment_attempts;
+DROP TABLE checkout_sessions;
+DROP TABLE payments;
+DROP TABLE providers;
+DROP TABLE instance_settings;
+DROP TABLE users;
+DROP TABLE api_keys;
+DROP TABLE projects;

@@ -1,0 +1,60 @@
+#![forbid(unsafe_code)]
+//! NexPay administration: the admin JSON API (`/admin/api/v1`), the first-start
+//! bootstrap and the actions behind the `nexpay` CLI subcommands.
+//!
+//! Each action (create a project, rotate a key…) is one function in its feature module,
+//! called by both the HTTP handler and the CLI, so validation and audit logging cannot
+//! drift apart between the two entry points.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use nexpay_config::Config;
+use nexpay_security::SessionTokenSigner;
+use nexpay_store::Store;
+
+pub mod accounts;
+pub mod audit;
+pub mod bootstrap;
+pub mod cli;
+pub mod error;
+pub mod keys;
+pub mod project_input;
+pub mod projects;
+pub mod providers;
+pub mod request_id;
+mod routes;
+pub mod session;
+
+pub use error::{AdminError, AdminResult, FieldIssue};
+pub use routes::API_PREFIX;
+
+/// What the admin handlers share. The caller registers it as `web::Data<DashboardState>`.
+#[derive(Clone)]
+pub struct DashboardState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub signer: Arc<SessionTokenSigner>,
+}
+
+impl DashboardState {
+    /// Session tokens are signed with `config.jwt_secret`, so every replica sharing the
+    /// configuration accepts the same tokens.
+    pub fn new(store: Store, config: impl Into<Arc<Config>>) -> Self {
+        let config = config.into();
+        let signer = Arc::new(SessionTokenSigner::new(config.jwt_secret.expose().as_bytes()));
+        DashboardState { store, config, signer }
+    }
+}
+
+/// Mounts the admin API under `/admin/api/v1`. Used by the standalone binary and by the
+/// dashboard service alike; the caller adds `web::Data<DashboardState>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    routes::mount(cfg);
+}
+
+/// Stored times are naive UTC; the API shows them with their zone.
+pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the admin API, the bootstrap and the CLI actions. Every test
+//! runs twice, against a fresh SQLite database and a fresh PostgreSQL database.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+mod auth;
+mod bootstrap;
+mod cli;
+mod keys;
+mod projects;
+mod providers;

@@ -1,0 +1,68 @@
+#![forbid(unsafe_code)]
+//! The merchant API (`/api/v1/payment/*`): API-key auth, validation, idempotency,
+//! request ids, the error envelope and the OpenAPI document. Writes go to the payments
+//! service over the bus; reads come straight from the store.
+
+mod auth;
+mod error;
+mod idempotency;
+mod openapi;
+mod request_id;
+mod routes;
+mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use nexpay_bus::Bus;
+use nexpay_store::Store;
+
+pub use error::ApiError;
+pub use request_id::{current_request_id, RequestIdMiddleware};
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub rpc_timeout: Duration,
+    pub idempotency_ttl: Duration,
+    pub max_body_bytes: usize,
+    /// Swagger UI and the OpenAPI document are served outside production only.
+    pub serve_openapi: bool,
+    pub public_url: String,
+}
+
+#[derive(Clone)]
+pub struct GatewayState {
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    pub config: Arc<GatewayConfig>,
+    pub(crate) keys: Arc<auth::KeyUsage>,
+}
+
+impl GatewayState {
+    pub fn new(store: Store, bus: Arc<dyn Bus>, config: GatewayConfig) -> Self {
+        GatewayState { store, bus, config: Arc::new(config), keys: Arc::default() }
+    }
+}
+
+/// Mounts the merchant API. The caller wraps the app with `RequestIdMiddleware`.
+pub fn configure(state: GatewayState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let json = web::JsonConfig::default()
+            .limit(state.config.max_body_bytes)
+            .content_type_required(true)
+            .error_handler(|err, _req| error::json_error(err).into());
+        let serve_openapi = state.config.serve_openapi;
+        cfg.app_data(web::Data::new(state)).app_data(json).service(
+            web::scope("/api/v1/payment")
+                .route("/initiate", web::post().to(routes::initiate_payment))
+                .route("/session/initiate", web::post().to(routes::initiate_session))
+                .route("/session/{id}", web::get().to(routes::get_session))
+                .route("/session/{id}/checkout", web::post().to(routes::checkout_session))
+                .default_service(web::to(routes::not_found)),
+        );
+        if serve_openapi {
+            openapi::configure(cfg);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+#![forbid(unsafe_code)]
+//! Every NexPay service in one process, on embedded adapters: SQLite (or the database of
+//! `DATABASE_URL`), the in-process bus, the built-in provider simulators, one HTTP port
+//! routed like Traefik routes the distributed stack.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use nexpay_bus::{Bus, ConsumerOptions, InProcessBus};
+use nexpay_config::Config;
+use nexpay_dashboard::DashboardState;
+use nexpay_gateway::{GatewayConfig, GatewayState, RequestIdMiddleware};
+use nexpay_payments::{Payments, PaymentsConfig};
+use nexpay_provider_adapter::{Connectors, ProviderAdapter};
+use nexpay_store::Store;
+
+pub use nexpay_dashboard::bootstrap::FirstStart;
+
+/// A built instance, bound to its port, not yet serving (zero2prod's `Application`).
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    pub store: Store,
+    pub first_start: Option<FirstStart>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// Builds everything and binds `config.http_host:config.http_port` (port 0 in tests).
+    pub async fn build(mut config: Config) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind((config.http_host.as_str(), config.http_port))?;
+        let port = listener.local_addr()?.port();
+        if config.http_port == 0 {
+            // The public URL must name the port really bound.
+            config.public_url = config.public_url.replace(":0", &format!(":{port}"));
+        }
+        let config = Arc::new(config);
+        tracing::info!(database = %config.database_url_redacted(), "opening store");
+        let store = Store::connect(config.database_url.expose(), config.db_max_connections).await?;
+        let first_start = nexpay_dashboard::bootstrap::bootstrap(&store, &config).await?;
+
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+        let payments = Payments::new(
+            store.clone(),
+            bus.clone(),
+            PaymentsConfig { public_url: config.public_url.clone(), session_ttl: config.session_ttl, provider_timeout: config.rpc_timeout },
+        );
+        let opts = || ConsumerOptions { prefetch: 64, max_deliveries: 5, concurrency: 32 };
+        // Consumer handles detach on drop; the consumers live as long as the bus.
+        let _ = payments.serve(opts()).await?;
+        let _ = ProviderAdapter::new(Connectors::sandbox(&config.public_url)).serve(bus.as_ref(), opts()).await?;
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(payments.outbox_relay().run(std::time::Duration::from_millis(500))));
+        tasks.push(tokio::spawn(payments.expiry_sweeper().run(config.sweep_interval)));
+        tasks.push(tokio::spawn(purge_idempotency_keys(store.clone())));
+
+        let gateway = GatewayState::new(
+            store.clone(),
+            bus.clone(),
+            GatewayConfig {
+                rpc_timeout: config.rpc_timeout,
+                idempotency_ttl: config.idempotency_ttl,
+                max_body_bytes: config.max_body_bytes,
+                serve_openapi: !config.is_production(),
+                public_url: config.public_url.clone(),
+            },
+        );
+        let dashboard = web::Data::new(DashboardState::new(store.clone(), config.clone()));
+        let health_store = store.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(RequestIdMiddleware)
+                .app_data(dashboard.clone())
+                .app_data(web::Data::new(health_store.clone()))
+                .route("/health/live", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }))
+                .route("/health/ready", web::get().to(ready))
+                .configure(nexpay_gateway::configure(gateway.clone()))
+                .configure(nexpay_dashboard::configure)
+        })
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
+        Ok(Application { port, server, store, first_start, tasks })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM (actix handles the signals) and then stops the
+    /// background tasks.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        for t in self.tasks {
+            t.abort();
+        }
+        result
+    }
+}
+
+async fn ready(store: web::Data<Store>) -> HttpResponse {
+    match store.health().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok", "database": "ok"})),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable", "database": "error"}))
+        }
+    }
+}
+
+/// Idempotency keys are kept at least their TTL (24 h by default), then purged hourly.
+async fn purge_idempotency_keys(store: Store) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.purge_expired_idempotency_keys().await {
+            tracing::warn!(error = %e, "idempotency purge failed");
+        }
+    }
+}
