@@ -265,6 +265,19 @@ impl Store {
             .await?))
     }
 
+    /// Moves the deadline of a session that is still open (an operator extending or
+    /// shortening a checkout window); the sweeper applies the consequences.
+    pub async fn set_session_deadline(&self, id: &str, expires_at: NaiveDateTime) -> StoreResult<bool> {
+        transaction!(self, |c| {
+            let n = diesel::update(cs::table.find(id))
+                .filter(cs::status.eq_any(["opened", "pending"]))
+                .set((cs::expires_at.eq(expires_at), cs::updated_at.eq(crate::now())))
+                .execute(c)
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
     pub async fn count_payments(&self, project_id: &str, mode: &str) -> StoreResult<i64> {
         read!(self, |c| Ok(p::table
             .filter(p::project_id.eq(project_id))

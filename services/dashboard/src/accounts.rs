@@ -34,7 +34,11 @@ pub struct UserView {
 
 impl From<&UserRow> for UserView {
     fn from(u: &UserRow) -> Self {
-        UserView { id: u.id.clone(), email: u.email.clone(), role: u.role.clone() }
+        UserView {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            role: u.role.clone(),
+        }
     }
 }
 
@@ -62,7 +66,10 @@ pub async fn login(
     password: &str,
 ) -> AdminResult<Session> {
     let user = store.find_user_by_email(email).await?;
-    let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str()).to_owned();
+    let hash = user
+        .as_ref()
+        .map_or(DUMMY_HASH, |u| u.password_hash.as_str())
+        .to_owned();
     let password = password.to_owned();
     let matches = blocking(move || verify_password(&password, &hash)).await?;
     match user {
@@ -78,7 +85,9 @@ pub async fn authenticate(
     signer: &SessionTokenSigner,
     token: &str,
 ) -> AdminResult<UserRow> {
-    let claims = signer.verify(token, now_unix()).map_err(|_| AdminError::Unauthorized)?;
+    let claims = signer
+        .verify(token, now_unix())
+        .map_err(|_| AdminError::Unauthorized)?;
     match store.get_user(&claims.sub).await? {
         Some(user) if user.session_version == claims.ver && user.disabled_at.is_none() => Ok(user),
         _ => Err(AdminError::Unauthorized),
@@ -106,14 +115,27 @@ pub async fn change_password(
         return Err(AdminError::invalid("currentPassword", "is incorrect"));
     }
     if verify_equal(new, &user.password_hash).await? {
-        return Err(AdminError::invalid("newPassword", "must differ from the current password"));
+        return Err(AdminError::invalid(
+            "newPassword",
+            "must differ from the current password",
+        ));
     }
     let hash = strong_hash(new.to_owned(), "newPassword").await?;
     if !store.set_user_password(&user.id, &hash, false).await? {
         return Err(AdminError::Unauthorized);
     }
-    audit::record(store, &user.id, "user.change_password", Some(&user.id), json!({})).await;
-    let fresh = store.get_user(&user.id).await?.ok_or(AdminError::Unauthorized)?;
+    audit::record(
+        store,
+        &user.id,
+        "user.change_password",
+        Some(&user.id),
+        json!({}),
+    )
+    .await;
+    let fresh = store
+        .get_user(&user.id)
+        .await?
+        .ok_or(AdminError::Unauthorized)?;
     Ok(issue(signer, fresh))
 }
 
@@ -137,7 +159,10 @@ pub async fn reset_password(
     email: &str,
     new_password: Option<String>,
 ) -> AdminResult<PasswordReset> {
-    let user = store.find_user_by_email(email).await?.ok_or(AdminError::NotFound("user"))?;
+    let user = store
+        .find_user_by_email(email)
+        .await?
+        .ok_or(AdminError::NotFound("user"))?;
     let (password, generated) = match new_password {
         Some(p) => (p, None),
         None => {
@@ -149,8 +174,18 @@ pub async fn reset_password(
     if !store.set_user_password(&user.id, &hash, true).await? {
         return Err(AdminError::NotFound("user"));
     }
-    audit::record(store, actor, "user.reset_password", Some(&user.id), json!({})).await;
-    Ok(PasswordReset { user: UserView::from(&user), generated })
+    audit::record(
+        store,
+        actor,
+        "user.reset_password",
+        Some(&user.id),
+        json!({}),
+    )
+    .await;
+    Ok(PasswordReset {
+        user: UserView::from(&user),
+        generated,
+    })
 }
 
 /// Creates an admin account. A duplicate email surfaces as `AdminError::Conflict`.
@@ -194,7 +229,10 @@ mod tests {
     #[test]
     fn dummy_hash_costs_the_same_as_a_real_one() {
         let real = hash_password("Some-Real-Passw0rd!").expect("hash");
-        let (dummy, real) = (PasswordHash::new(DUMMY_HASH).expect("dummy parses"), PasswordHash::new(&real).expect("real parses"));
+        let (dummy, real) = (
+            PasswordHash::new(DUMMY_HASH).expect("dummy parses"),
+            PasswordHash::new(&real).expect("real parses"),
+        );
         assert_eq!(dummy.algorithm, real.algorithm);
         assert_eq!(dummy.version, real.version);
         assert_eq!(dummy.params, real.params);

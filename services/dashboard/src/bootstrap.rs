@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use nexpay_config::{write_private, Config};
 use nexpay_domain::ProjectId;
-use nexpay_security::{generate_api_key, register_external_key, KeyError, KeyKind, KeyMode, Secret};
+use nexpay_security::{
+    generate_api_key, register_external_key, KeyError, KeyKind, KeyMode, Secret,
+};
 use nexpay_store::{Store, StoreError};
 
 use crate::audit::ACTOR_SYSTEM;
@@ -31,13 +33,19 @@ pub enum BootstrapError {
     #[error("bootstrap: {0}")]
     Admin(#[from] AdminError),
     #[error("bootstrap: the configured {name} cannot be used: {source}")]
-    LegacyKey { name: &'static str, source: KeyError },
+    LegacyKey {
+        name: &'static str,
+        source: KeyError,
+    },
     #[error("bootstrap: {name} is set but there is no default project to attach it to")]
     NoDefaultProject { name: &'static str },
     #[error("bootstrap: the recorded default project id {0:?} is invalid")]
     CorruptGuard(String),
     #[error("bootstrap: cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What the very first start created, for the caller to show once.
@@ -90,7 +98,10 @@ impl FirstStart {
 
 /// Idempotent: safe (and required) at every start. Returns `Some` only on the start that
 /// created the default project.
-pub async fn bootstrap(store: &Store, config: &Config) -> Result<Option<FirstStart>, BootstrapError> {
+pub async fn bootstrap(
+    store: &Store,
+    config: &Config,
+) -> Result<Option<FirstStart>, BootstrapError> {
     providers::ensure_built_in(store).await?;
     let admin_created = ensure_admin(store, config).await?;
     let first = ensure_default_project(store, config, admin_created).await?;
@@ -109,17 +120,25 @@ async fn ensure_admin(store: &Store, config: &Config) -> Result<bool, BootstrapE
         tracing::warn!("no ADMIN_PASSWORD configured: the default admin is not created yet");
         return Ok(false);
     };
-    let created = match accounts::create_admin(store, &config.admin_email, password.expose(), true)
-        .await
-    {
-        Ok(user) => Some(user.id),
-        Err(AdminError::Conflict(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    store.set_setting_once(ADMIN_GUARD, created.as_deref().unwrap_or("existing")).await?;
+    let created =
+        match accounts::create_admin(store, &config.admin_email, password.expose(), true).await {
+            Ok(user) => Some(user.id),
+            Err(AdminError::Conflict(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+    store
+        .set_setting_once(ADMIN_GUARD, created.as_deref().unwrap_or("existing"))
+        .await?;
     if let Some(id) = &created {
         let detail = serde_json::json!({ "email": config.admin_email });
-        crate::audit::record(store, ACTOR_SYSTEM, "user.create_default_admin", Some(id), detail).await;
+        crate::audit::record(
+            store,
+            ACTOR_SYSTEM,
+            "user.create_default_admin",
+            Some(id),
+            detail,
+        )
+        .await;
         tracing::info!(email = %config.admin_email, "default admin created");
     }
     Ok(created.is_some())
@@ -150,7 +169,10 @@ async fn ensure_default_project(
         }
     };
     let id = ProjectId::parse(&id).map_err(|_| BootstrapError::CorruptGuard(id.clone()))?;
-    let valid = ValidProject { name: Some(DEFAULT_PROJECT_NAME.to_owned()), ..Default::default() };
+    let valid = ValidProject {
+        name: Some(DEFAULT_PROJECT_NAME.to_owned()),
+        ..Default::default()
+    };
     match projects::insert(store, ACTOR_SYSTEM, id.clone(), valid, true).await {
         Ok(_) => {}
         Err(AdminError::Conflict(_)) => return Ok(None),
@@ -158,9 +180,25 @@ async fn ensure_default_project(
     }
     let label = || Some("first start".to_owned());
     let read = generate_api_key(KeyKind::Read, KeyMode::Test);
-    let read = keys::insert(store, ACTOR_SYSTEM, id.as_str(), read, label(), "key.create").await?;
+    let read = keys::insert(
+        store,
+        ACTOR_SYSTEM,
+        id.as_str(),
+        read,
+        label(),
+        "key.create",
+    )
+    .await?;
     let write = generate_api_key(KeyKind::Write, KeyMode::Test);
-    let write = keys::insert(store, ACTOR_SYSTEM, id.as_str(), write, label(), "key.create").await?;
+    let write = keys::insert(
+        store,
+        ACTOR_SYSTEM,
+        id.as_str(),
+        write,
+        label(),
+        "key.create",
+    )
+    .await?;
 
     let generated_password = config.generated_secrets.contains(&"ADMIN_PASSWORD");
     let first = FirstStart {
@@ -176,7 +214,10 @@ async fn ensure_default_project(
         credentials_file: config.data_dir.join(CREDENTIALS_FILE),
     };
     let path = first.credentials_file.clone();
-    let io = |source| BootstrapError::Io { path: path.clone(), source };
+    let io = |source| BootstrapError::Io {
+        path: path.clone(),
+        source,
+    };
     std::fs::create_dir_all(&config.data_dir).map_err(io)?;
     write_private(&path, &first.banner()).map_err(io)?;
     Ok(Some(first))
@@ -200,11 +241,23 @@ async fn register_legacy_keys(store: &Store, config: &Config) -> Result<(), Boot
             }
             continue;
         }
-        let project = store.default_project().await?.ok_or(BootstrapError::NoDefaultProject { name })?;
+        let project = store
+            .default_project()
+            .await?
+            .ok_or(BootstrapError::NoDefaultProject { name })?;
         let label = Some(format!("{name} (legacy)"));
         // A conflict means the hash is stored already: another replica registered it just
         // now, or it belongs to an archived project, which lookups skip.
-        match keys::insert(store, ACTOR_SYSTEM, &project.id, key, label, "key.register_legacy").await {
+        match keys::insert(
+            store,
+            ACTOR_SYSTEM,
+            &project.id,
+            key,
+            label,
+            "key.register_legacy",
+        )
+        .await
+        {
             Ok(_) | Err(AdminError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }

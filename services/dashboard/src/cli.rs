@@ -55,7 +55,11 @@ pub async fn project_list(store: &Store, out: &mut dyn Write) -> CliResult<Vec<P
     let list = projects::list_projects(store, true).await?;
     writeln!(out, "{:<30}  {:<9}  {:<8}  NAME", "ID", "STATUS", "DEFAULT")?;
     for p in &list {
-        let status = if p.archived_at.is_some() { "archived" } else { "active" };
+        let status = if p.archived_at.is_some() {
+            "archived"
+        } else {
+            "active"
+        };
         let default = if p.is_default { "yes" } else { "" };
         writeln!(out, "{:<30}  {status:<9}  {default:<8}  {}", p.id, p.name)?;
     }
@@ -77,8 +81,16 @@ pub async fn keys_create(
 }
 
 fn print_new_key(out: &mut dyn Write, key: &CreatedKey) -> std::io::Result<()> {
-    writeln!(out, "Created {} {} key {} for the project.", key.mode, key.kind, key.id)?;
-    writeln!(out, "Key (shown only this once, store it now): {}", key.key.expose())
+    writeln!(
+        out,
+        "Created {} {} key {} for the project.",
+        key.mode, key.kind, key.id
+    )?;
+    writeln!(
+        out,
+        "Key (shown only this once, store it now): {}",
+        key.key.expose()
+    )
 }
 
 /// `nexpay keys list`: prefixes only; the full keys are not stored anywhere.
@@ -88,9 +100,16 @@ pub async fn keys_list(
     out: &mut dyn Write,
 ) -> CliResult<Vec<KeyView>> {
     let list = keys::list_keys(store, project_id).await?;
-    writeln!(out, "{:<30}  {:<20}  {:<5}  {:<4}  {:<8}  {:<20}  LABEL", "ID", "PREFIX", "KIND", "MODE", "STATUS", "EXPIRES")?;
+    writeln!(
+        out,
+        "{:<30}  {:<20}  {:<5}  {:<4}  {:<8}  {:<20}  LABEL",
+        "ID", "PREFIX", "KIND", "MODE", "STATUS", "EXPIRES"
+    )?;
     for k in &list {
-        let expires = k.expires_at.map(|t| t.format(TIME_FORMAT).to_string()).unwrap_or_default();
+        let expires = k
+            .expires_at
+            .map(|t| t.format(TIME_FORMAT).to_string())
+            .unwrap_or_default();
         let label = k.label.as_deref().unwrap_or("");
         writeln!(
             out,
@@ -116,7 +135,12 @@ pub async fn keys_rotate(
     let rotation = keys::rotate_key(store, ACTOR_CLI, project_id, key_id, grace_secs).await?;
     print_new_key(out, &rotation.new_key)?;
     if let Some(at) = rotation.old_key.expires_at {
-        writeln!(out, "The old key {} keeps working until {}.", key_id, at.format(TIME_FORMAT))?;
+        writeln!(
+            out,
+            "The old key {} keeps working until {}.",
+            key_id,
+            at.format(TIME_FORMAT)
+        )?;
     }
     Ok(rotation)
 }
@@ -143,9 +167,17 @@ pub async fn admin_reset_password(
     out: &mut dyn Write,
 ) -> CliResult<UserView> {
     let reset = accounts::reset_password(store, ACTOR_CLI, email, new_password).await?;
-    writeln!(out, "Password reset for {}; existing sessions are signed out.", reset.user.email)?;
+    writeln!(
+        out,
+        "Password reset for {}; existing sessions are signed out.",
+        reset.user.email
+    )?;
     if let Some(generated) = &reset.generated {
-        writeln!(out, "New password (shown only this once): {}", generated.expose())?;
+        writeln!(
+            out,
+            "New password (shown only this once): {}",
+            generated.expose()
+        )?;
     }
     writeln!(out, "The password must be changed at the next login.")?;
     Ok(reset.user)

@@ -16,7 +16,10 @@ pub struct FieldIssue {
 
 impl FieldIssue {
     pub fn new(field: &str, message: impl Into<String>) -> Self {
-        FieldIssue { field: field.to_owned(), message: message.into() }
+        FieldIssue {
+            field: field.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -46,7 +49,10 @@ pub enum AdminError {
 }
 
 fn join_issues(issues: &[FieldIssue]) -> String {
-    let parts: Vec<String> = issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect();
+    let parts: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{}: {}", i.field, i.message))
+        .collect();
     parts.join("; ")
 }
 
@@ -90,7 +96,13 @@ impl AdminError {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         res.insert_header((header::CACHE_CONTROL, "no-store"));
-        res.json(envelope(status, &self.public_message(), self.code(), self.details(), request_id))
+        res.json(envelope(
+            status,
+            &self.public_message(),
+            self.code(),
+            self.details(),
+            request_id,
+        ))
     }
 }
 

@@ -104,7 +104,8 @@ fn check_label(label: Option<&str>) -> AdminResult<Option<String>> {
         return Ok(None);
     };
     if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        let msg = format!("must be at most {MAX_LABEL_CHARS} characters, without control characters");
+        let msg =
+            format!("must be at most {MAX_LABEL_CHARS} characters, without control characters");
         return Err(AdminError::invalid("label", msg));
     }
     Ok(Some(label.to_owned()))
@@ -219,7 +220,10 @@ pub async fn rotate_key(
     let (kind, mode) = (parse_kind(&old.kind)?, parse_mode(&old.mode)?);
     let generated = generate_api_key(kind, mode);
     let row = new_row(project_id, &generated, old.label.clone());
-    match store.rotate_api_key(project_id, key_id, old_expires_at, &row).await {
+    match store
+        .rotate_api_key(project_id, key_id, old_expires_at, &row)
+        .await
+    {
         Err(nexpay_store::StoreError::NotFound) => return Err(AdminError::NotFound("API key")),
         other => other?,
     }
@@ -230,8 +234,17 @@ pub async fn rotate_key(
         "graceSeconds": grace,
     });
     audit::record(store, actor, "key.rotate", Some(key_id), detail).await;
-    let old_key = KeyView::new(ApiKeyRow { expires_at: Some(old_expires_at), ..old }, now);
-    Ok(Rotation { new_key: created(row, generated), old_key })
+    let old_key = KeyView::new(
+        ApiKeyRow {
+            expires_at: Some(old_expires_at),
+            ..old
+        },
+        now,
+    );
+    Ok(Rotation {
+        new_key: created(row, generated),
+        old_key,
+    })
 }
 
 /// Revokes a key now. Revoking twice is a conflict, so a script notices a wrong id.
@@ -243,10 +256,22 @@ pub async fn revoke_key(
 ) -> AdminResult<KeyView> {
     let key = find_key(store, project_id, key_id).await?;
     if !store.revoke_api_key(project_id, key_id).await? {
-        return Err(AdminError::Conflict("the key is already revoked".to_owned()));
+        return Err(AdminError::Conflict(
+            "the key is already revoked".to_owned(),
+        ));
     }
-    audit::record(store, actor, "key.revoke", Some(key_id), json!({ "prefix": key.prefix })).await;
+    audit::record(
+        store,
+        actor,
+        "key.revoke",
+        Some(key_id),
+        json!({ "prefix": key.prefix }),
+    )
+    .await;
     let now = nexpay_store::now();
-    let key = store.get_api_key(key_id).await?.ok_or(AdminError::NotFound("API key"))?;
+    let key = store
+        .get_api_key(key_id)
+        .await?
+        .ok_or(AdminError::NotFound("API key"))?;
     Ok(KeyView::new(key, now))
 }

@@ -43,8 +43,14 @@ impl DashboardState {
     /// configuration accepts the same tokens.
     pub fn new(store: Store, config: impl Into<Arc<Config>>) -> Self {
         let config = config.into();
-        let signer = Arc::new(SessionTokenSigner::new(config.jwt_secret.expose().as_bytes()));
-        DashboardState { store, config, signer }
+        let signer = Arc::new(SessionTokenSigner::new(
+            config.jwt_secret.expose().as_bytes(),
+        ));
+        DashboardState {
+            store,
+            config,
+            signer,
+        }
     }
 }
 

@@ -66,7 +66,9 @@ pub(crate) fn validate(
         None => None,
     };
     let url = |field: &str, value: &Option<Option<String>>, issues: &mut Vec<FieldIssue>| {
-        value.as_ref().map(|v| check_redirect(field, v.as_deref(), require_https, issues))
+        value
+            .as_ref()
+            .map(|v| check_redirect(field, v.as_deref(), require_https, issues))
     };
     let valid = ValidProject {
         name,
@@ -90,9 +92,15 @@ fn check_name(name: &str, issues: &mut Vec<FieldIssue>) -> Option<String> {
     let name = name.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS {
-        issues.push(FieldIssue::new("name", format!("must be 1 to {MAX_NAME_CHARS} characters")));
+        issues.push(FieldIssue::new(
+            "name",
+            format!("must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
     } else if name.chars().any(char::is_control) {
-        issues.push(FieldIssue::new("name", "must not contain control characters"));
+        issues.push(FieldIssue::new(
+            "name",
+            "must not contain control characters",
+        ));
     }
     Some(name.to_owned())
 }
@@ -143,7 +151,11 @@ fn check_settings(value: &Value, issues: &mut Vec<FieldIssue>) -> String {
             ("logoUrl", None) => fail(issues, &field, "must be an https URL"),
             ("locale", Some(l)) if LOCALES.contains(&l) => Some(l.to_owned()),
             ("locale", _) => fail(issues, &field, "must be \"fr\" or \"en\""),
-            _ => fail(issues, &field, &format!("unknown setting (allowed: {SETTINGS_KEYS})")),
+            _ => fail(
+                issues,
+                &field,
+                &format!("unknown setting (allowed: {SETTINGS_KEYS})"),
+            ),
         };
         if let Some(v) = ok {
             clean.insert(key.clone(), Value::String(v));
@@ -188,11 +200,21 @@ mod tests {
 
     #[test]
     fn settings_are_checked_and_normalised() {
-        let ok = validate(&input(json!({"settings": {"accentColor": "#AABBCC", "locale": "fr"}})), false, false);
+        let ok = validate(
+            &input(json!({"settings": {"accentColor": "#AABBCC", "locale": "fr"}})),
+            false,
+            false,
+        );
         let settings = ok.map(|v| v.settings).ok().flatten().unwrap_or_default();
         assert_eq!(settings, r##"{"accentColor":"#aabbcc","locale":"fr"}"##);
-        let bad = validate(&input(json!({"settings": {"color": "x", "logoUrl": "http://a.example"}})), false, false);
-        let Err(AdminError::Validation(issues)) = bad else { panic!("expected validation") };
+        let bad = validate(
+            &input(json!({"settings": {"color": "x", "logoUrl": "http://a.example"}})),
+            false,
+            false,
+        );
+        let Err(AdminError::Validation(issues)) = bad else {
+            panic!("expected validation")
+        };
         assert_eq!(issues.len(), 2);
     }
 

@@ -51,7 +51,10 @@ impl From<ProjectRow> for ProjectView {
 
 /// A project by id, archived or not; 404 when unknown.
 pub(crate) async fn find(store: &Store, id: &str) -> AdminResult<ProjectRow> {
-    store.get_project(id).await?.ok_or(AdminError::NotFound("project"))
+    store
+        .get_project(id)
+        .await?
+        .ok_or(AdminError::NotFound("project"))
 }
 
 /// A project that may still change: 404 when unknown, 409 when archived.
@@ -64,7 +67,12 @@ pub(crate) async fn find_active(store: &Store, id: &str) -> AdminResult<ProjectR
 }
 
 pub async fn list_projects(store: &Store, include_archived: bool) -> AdminResult<Vec<ProjectView>> {
-    Ok(store.list_projects(include_archived).await?.into_iter().map(ProjectView::from).collect())
+    Ok(store
+        .list_projects(include_archived)
+        .await?
+        .into_iter()
+        .map(ProjectView::from)
+        .collect())
 }
 
 pub async fn get_project(store: &Store, id: &str) -> AdminResult<ProjectView> {
@@ -78,7 +86,9 @@ pub async fn create_project(
     require_https: bool,
 ) -> AdminResult<ProjectView> {
     let valid = validate(input, true, require_https)?;
-    insert(store, actor, ProjectId::generate(), valid, false).await.map(ProjectView::from)
+    insert(store, actor, ProjectId::generate(), valid, false)
+        .await
+        .map(ProjectView::from)
 }
 
 /// Inserts a validated project; also used by the bootstrap for the default project,
@@ -93,7 +103,9 @@ pub(crate) async fn insert(
     let at = nexpay_store::now();
     let row = ProjectRow {
         id: id.into_string(),
-        name: valid.name.unwrap_or_else(|| DEFAULT_PROJECT_NAME.to_owned()),
+        name: valid
+            .name
+            .unwrap_or_else(|| DEFAULT_PROJECT_NAME.to_owned()),
         success_url: valid.success_url.flatten(),
         failure_url: valid.failure_url.flatten(),
         cancel_url: valid.cancel_url.flatten(),
@@ -140,7 +152,14 @@ pub async fn update_project(
         Err(nexpay_store::StoreError::NotFound) => return Err(AdminError::NotFound("project")),
         other => other?,
     };
-    audit::record(store, actor, "project.update", Some(id), json!({ "fields": changed })).await;
+    audit::record(
+        store,
+        actor,
+        "project.update",
+        Some(id),
+        json!({ "fields": changed }),
+    )
+    .await;
     Ok(row.into())
 }
 
@@ -150,11 +169,20 @@ pub async fn update_project(
 pub async fn archive_project(store: &Store, actor: &str, id: &str) -> AdminResult<ProjectView> {
     let project = find_active(store, id).await?;
     if project.is_default {
-        return Err(AdminError::Conflict("the default project cannot be archived".to_owned()));
+        return Err(AdminError::Conflict(
+            "the default project cannot be archived".to_owned(),
+        ));
     }
     if !store.archive_project(id).await? {
         return Err(AdminError::Conflict("the project is archived".to_owned()));
     }
-    audit::record(store, actor, "project.archive", Some(id), json!({ "name": project.name })).await;
+    audit::record(
+        store,
+        actor,
+        "project.archive",
+        Some(id),
+        json!({ "name": project.name }),
+    )
+    .await;
     get_project(store, id).await
 }

@@ -25,7 +25,12 @@ pub struct ProviderView {
 
 impl From<ProviderRow> for ProviderView {
     fn from(p: ProviderRow) -> Self {
-        ProviderView { code: p.code, name: p.name, enabled: p.enabled, logo_url: p.logo_url }
+        ProviderView {
+            code: p.code,
+            name: p.name,
+            enabled: p.enabled,
+            logo_url: p.logo_url,
+        }
     }
 }
 
@@ -47,7 +52,12 @@ pub(crate) async fn ensure_built_in(store: &Store) -> AdminResult<()> {
 }
 
 pub async fn list_providers(store: &Store) -> AdminResult<Vec<ProviderView>> {
-    Ok(store.list_providers().await?.into_iter().map(ProviderView::from).collect())
+    Ok(store
+        .list_providers()
+        .await?
+        .into_iter()
+        .map(ProviderView::from)
+        .collect())
 }
 
 pub async fn set_provider_enabled(
@@ -59,9 +69,14 @@ pub async fn set_provider_enabled(
     if !store.set_provider_enabled(code, enabled).await? {
         return Err(AdminError::NotFound("provider"));
     }
-    let action = if enabled { "provider.enable" } else { "provider.disable" };
+    let action = if enabled {
+        "provider.enable"
+    } else {
+        "provider.disable"
+    };
     audit::record(store, actor, action, Some(code), json!({})).await;
     let providers = store.list_providers().await?;
     let row = providers.into_iter().find(|p| p.code == code);
-    row.map(ProviderView::from).ok_or(AdminError::NotFound("provider"))
+    row.map(ProviderView::from)
+        .ok_or(AdminError::NotFound("provider"))
 }

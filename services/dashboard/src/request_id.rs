@@ -7,6 +7,7 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
@@ -26,7 +27,9 @@ fn incoming_id(req: &ServiceRequest) -> Option<String> {
     let value = req.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?.trim();
     let acceptable = !value.is_empty()
         && value.len() <= MAX_ID_LEN
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     acceptable.then(|| value.to_owned())
 }
 
@@ -41,16 +44,42 @@ pub(crate) async fn envelope_errors(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let id = incoming_id(&req).unwrap_or_else(generate_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let http_req = req.request().clone();
+    // No clone of the request may live across `next.call`: routing needs it unshared.
     let res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
-        Err(e) => ServiceResponse::from_err(e, http_req),
+        // Inner services answer errors as responses; should one fail outright, the
+        // envelope travels inside the error for the server to send.
+        Err(e) => return Err(envelope_for_error(&e, &id)),
     };
     let mut res = render_error(res, &id);
     if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     Ok(res)
+}
+
+fn envelope_for_error(err: &Error, id: &str) -> Error {
+    let status = err.as_response_error().status_code();
+    let mut body = match err.as_error::<AdminError>() {
+        Some(admin) => admin.render(id),
+        None => {
+            tracing::error!(request_id = %id, error = %err, "admin API error");
+            let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+            actix_web::HttpResponse::build(status).json(envelope(
+                status,
+                &message,
+                "error",
+                &[],
+                id,
+            ))
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(id) {
+        body.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    InternalError::from_response(err.to_string(), body).into()
 }
 
 fn render_error(res: ServiceResponse<BoxBody>, id: &str) -> ServiceResponse<BoxBody> {

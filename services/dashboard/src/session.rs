@@ -33,7 +33,12 @@ impl FromRequest for Admin {
     /// Only reads what the middleware stored; a route mounted outside the authenticated
     /// scopes therefore fails closed.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(req.extensions().get::<Admin>().cloned().ok_or(AdminError::Unauthorized))
+        ready(
+            req.extensions()
+                .get::<Admin>()
+                .cloned()
+                .ok_or(AdminError::Unauthorized),
+        )
     }
 }
 
@@ -43,7 +48,9 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<String> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?.trim();
         let (scheme, token) = value.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned());
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
     }
     headers
         .get_all(header::COOKIE)

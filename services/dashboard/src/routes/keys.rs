@@ -43,7 +43,9 @@ fn created_json(k: &CreatedKey) -> Value {
 }
 
 fn shown_once(body: Value) -> HttpResponse {
-    HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(body)
+    HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
 }
 
 pub(crate) async fn create(
@@ -91,8 +93,14 @@ pub(crate) async fn rotate(
             .map_err(|e| AdminError::BadRequest(format!("invalid JSON body: {e}")))?
     };
     let (project_id, key_id) = path.into_inner();
-    let rotation =
-        keys::rotate_key(&state.store, &user.id, &project_id, &key_id, body.grace_seconds).await?;
+    let rotation = keys::rotate_key(
+        &state.store,
+        &user.id,
+        &project_id,
+        &key_id,
+        body.grace_seconds,
+    )
+    .await?;
     let mut answer = created_json(&rotation.new_key);
     answer["previousKey"] = json!(rotation.old_key);
     Ok(shown_once(answer))

@@ -29,7 +29,9 @@ fn json_error(err: JsonPayloadError) -> AdminError {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
             AdminError::BadRequest(format!("the body is larger than {MAX_JSON_BYTES} bytes"))
         }
-        JsonPayloadError::Deserialize(e) => AdminError::BadRequest(format!("invalid JSON body: {e}")),
+        JsonPayloadError::Deserialize(e) => {
+            AdminError::BadRequest(format!("invalid JSON body: {e}"))
+        }
         other => AdminError::BadRequest(other.to_string()),
     }
 }
@@ -89,12 +91,27 @@ pub(crate) fn mount(cfg: &mut web::ServiceConfig) {
                             .route(web::get().to(keys::list))
                             .route(web::post().to(keys::create)),
                     )
-                    .route("/projects/{id}/keys/{key_id}/rotate", web::post().to(keys::rotate))
-                    .route("/projects/{id}/keys/{key_id}/revoke", web::post().to(keys::revoke))
-                    .route("/projects/{id}/keys/{key_id}", web::delete().to(keys::revoke))
+                    .route(
+                        "/projects/{id}/keys/{key_id}/rotate",
+                        web::post().to(keys::rotate),
+                    )
+                    .route(
+                        "/projects/{id}/keys/{key_id}/revoke",
+                        web::post().to(keys::revoke),
+                    )
+                    .route(
+                        "/projects/{id}/keys/{key_id}",
+                        web::delete().to(keys::revoke),
+                    )
                     .route("/providers", web::get().to(providers::list))
-                    .route("/providers/{code}/enable", web::post().to(providers::enable))
-                    .route("/providers/{code}/disable", web::post().to(providers::disable))
+                    .route(
+                        "/providers/{code}/enable",
+                        web::post().to(providers::enable),
+                    )
+                    .route(
+                        "/providers/{code}/disable",
+                        web::post().to(providers::disable),
+                    )
                     .default_service(web::to(not_found)),
             ),
     );

@@ -8,7 +8,10 @@ use crate::providers;
 use crate::session::Admin;
 use crate::DashboardState;
 
-pub(crate) async fn list(state: web::Data<DashboardState>, _admin: Admin) -> AdminResult<HttpResponse> {
+pub(crate) async fn list(
+    state: web::Data<DashboardState>,
+    _admin: Admin,
+) -> AdminResult<HttpResponse> {
     let list = providers::list_providers(&state.store).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": list })))
 }

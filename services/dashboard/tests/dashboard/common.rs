@@ -41,7 +41,10 @@ macro_rules! both_backends {
 }
 
 pub fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nexpay-dash-{}", nexpay_store::testing::unique_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "nexpay-dash-{}",
+        nexpay_store::testing::unique_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -109,7 +112,9 @@ impl Ctx {
 
     pub fn token_for(&self, user: &UserRow) -> String {
         let now = chrono::Utc::now().timestamp();
-        self.state.signer.sign(&user.id, now, 3600, user.session_version)
+        self.state
+            .signer
+            .sign(&user.id, now, 3600, user.session_version)
     }
 
     pub async fn finish(self) {
@@ -136,7 +141,10 @@ pub fn bearer(token: &str) -> (&'static str, String) {
 
 /// Sends a request; returns the status, the headers and the body as JSON (Null when
 /// empty).
-pub async fn send<S, R, B>(app: &S, req: R) -> (StatusCode, actix_web::http::header::HeaderMap, Value)
+pub async fn send<S, R, B>(
+    app: &S,
+    req: R,
+) -> (StatusCode, actix_web::http::header::HeaderMap, Value)
 where
     S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
@@ -148,13 +156,19 @@ where
     let json = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
     (status, headers, json)
 }
 
 /// `METHOD path` with a bearer token and an optional JSON body.
-pub fn request(method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> test::TestRequest {
+pub fn request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> test::TestRequest {
     let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
     let mut req = test::TestRequest::default().method(method).uri(path);
     if let Some(token) = token {
@@ -171,6 +185,9 @@ pub fn assert_envelope(status: StatusCode, body: &Value) -> String {
     assert_eq!(body["statusCode"], status.as_u16(), "{body}");
     assert!(body["message"].is_string(), "{body}");
     assert!(body["error"]["details"].is_array(), "{body}");
-    assert!(body["requestId"].as_str().is_some_and(|s| !s.is_empty()), "{body}");
+    assert!(
+        body["requestId"].as_str().is_some_and(|s| !s.is_empty()),
+        "{body}"
+    );
     body["error"]["code"].as_str().unwrap().to_owned()
 }

@@ -10,11 +10,17 @@ both_backends!(providers_can_be_disabled_and_enabled);
 
 async fn providers_can_be_disabled_and_enabled(db: TestDb) {
     let ctx = Ctx::new(db);
-    nexpay_dashboard::bootstrap::bootstrap(ctx.store(), &ctx.state.config).await.unwrap();
+    nexpay_dashboard::bootstrap::bootstrap(ctx.store(), &ctx.state.config)
+        .await
+        .unwrap();
     let app = app!(ctx.state);
     let (user, token) = ctx.admin().await;
     let t = Some(token.as_str());
-    let (status, _, list) = send(&app, request("GET", "/admin/api/v1/providers", t, None).to_request()).await;
+    let (status, _, list) = send(
+        &app,
+        request("GET", "/admin/api/v1/providers", t, None).to_request(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         list["data"],
@@ -24,26 +30,52 @@ async fn providers_can_be_disabled_and_enabled(db: TestDb) {
         ])
     );
 
-    let (status, _, om) = send(&app, request("POST", "/admin/api/v1/providers/om/disable", t, None).to_request()).await;
+    let (status, _, om) = send(
+        &app,
+        request("POST", "/admin/api/v1/providers/om/disable", t, None).to_request(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{om}");
     assert_eq!(om["enabled"], false);
-    let (_, _, list) = send(&app, request("GET", "/admin/api/v1/providers", t, None).to_request()).await;
+    let (_, _, list) = send(
+        &app,
+        request("GET", "/admin/api/v1/providers", t, None).to_request(),
+    )
+    .await;
     assert_eq!(list["data"][0]["enabled"], false);
     assert_eq!(list["data"][1]["enabled"], true);
     // A restart keeps the admin's choice.
-    nexpay_dashboard::bootstrap::bootstrap(ctx.store(), &ctx.state.config).await.unwrap();
-    let (_, _, list) = send(&app, request("GET", "/admin/api/v1/providers", t, None).to_request()).await;
+    nexpay_dashboard::bootstrap::bootstrap(ctx.store(), &ctx.state.config)
+        .await
+        .unwrap();
+    let (_, _, list) = send(
+        &app,
+        request("GET", "/admin/api/v1/providers", t, None).to_request(),
+    )
+    .await;
     assert_eq!(list["data"][0]["enabled"], false);
 
-    let (status, _, om) = send(&app, request("POST", "/admin/api/v1/providers/om/enable", t, None).to_request()).await;
+    let (status, _, om) = send(
+        &app,
+        request("POST", "/admin/api/v1/providers/om/enable", t, None).to_request(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(om["enabled"], true);
-    let (status, _, body) = send(&app, request("POST", "/admin/api/v1/providers/paypal/enable", t, None).to_request()).await;
+    let (status, _, body) = send(
+        &app,
+        request("POST", "/admin/api/v1/providers/paypal/enable", t, None).to_request(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(assert_envelope(status, &body), "not_found");
 
     let audit = ctx.store().list_audit(50).await.unwrap();
-    let actions: Vec<&str> = audit.iter().filter(|a| a.actor == user.id).map(|a| a.action.as_str()).collect();
+    let actions: Vec<&str> = audit
+        .iter()
+        .filter(|a| a.actor == user.id)
+        .map(|a| a.action.as_str())
+        .collect();
     assert_eq!(actions, ["provider.enable", "provider.disable"]);
     ctx.finish().await;
 }

@@ -1,0 +1,203 @@
+#![forbid(unsafe_code)]
+//! `nexpay-bench`: starts the release `nexpay` binary as a child process on a fresh
+//! database, measures session creation and session reads over HTTP, the process's
+//! memory, and the storage ceiling (the same rows inserted through the store directly),
+//! then prints the figures against the targets.
+//!
+//! ```text
+//! cargo build --release -p nexpay-standalone -p nexpay-bench
+//! cargo run --release -p nexpay-bench -- [--concurrency 32] [--duration 10] [--backend sqlite|postgres]
+//! ```
+
+mod ceiling;
+mod child;
+mod load;
+mod pg;
+mod report;
+mod stats;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::child::Instance;
+use crate::load::Timing;
+use crate::report::Report;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "nexpay-bench", about = "Benchmarks the release `nexpay` binary against its storage ceiling")]
+struct Args {
+    /// Concurrent connections (one worker task and one keep-alive client each).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Measured seconds per phase (after the warm-up).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Warm-up seconds before each phase's measurement.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    backend: Backend,
+    /// Maintenance database URL used to create and drop the benchmark databases.
+    #[arg(long, default_value = pg::DEFAULT_ADMIN_URL)]
+    pg_admin_url: String,
+    /// The `nexpay` binary (default: next to this executable).
+    #[arg(long)]
+    nexpay_bin: Option<PathBuf>,
+    /// Skip the storage ceiling phase.
+    #[arg(long)]
+    no_ceiling: bool,
+}
+
+/// Everything to undo at the end, whatever happened.
+#[derive(Default)]
+struct Cleanup {
+    instance: Option<Instance>,
+    dirs: Vec<PathBuf>,
+    pg_databases: Vec<String>,
+    pg_admin_url: String,
+    stop: Option<String>,
+}
+
+impl Cleanup {
+    async fn stop_child(&mut self) {
+        if let Some(mut inst) = self.instance.take() {
+            let how = inst.stop(Duration::from_secs(10)).await;
+            self.stop = Some(how);
+        }
+    }
+
+    async fn finish(mut self) {
+        self.stop_child().await;
+        for dir in &self.dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        for name in &self.pg_databases {
+            if let Err(e) = pg::drop_database(&self.pg_admin_url, name).await {
+                eprintln!("warning: could not drop database {name}: {e:#}");
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(args.duration > 0, "--duration must be at least 1");
+    let mut cleanup = Cleanup { pg_admin_url: args.pg_admin_url.clone(), ..Default::default() };
+    let outcome = tokio::select! {
+        r = run(&args, &mut cleanup) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    cleanup.finish().await;
+    outcome
+}
+
+async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
+    let timing = Timing { concurrency: args.concurrency, warmup: Duration::from_secs(args.warmup), duration: Duration::from_secs(args.duration) };
+    let pid = std::process::id();
+    let data_dir = child::temp_dir("data")?;
+    cleanup.dirs.push(data_dir.clone());
+
+    let (backend, backend_detail, database_url) = match args.backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}", data_dir.join("nexpay.db").display());
+            ("sqlite", "SQLite (bundled), WAL, synchronous=FULL, single writer connection".to_owned(), url)
+        }
+        Backend::Postgres => {
+            let name = format!("nexpay_bench_{pid}");
+            cleanup.pg_databases.push(name.clone());
+            let url = pg::create_database(&args.pg_admin_url, &name).await?;
+            let detail = pg::server_info(&args.pg_admin_url).unwrap_or_else(|| "PostgreSQL".to_owned());
+            ("postgres", format!("{detail}, pool of 16 connections"), url)
+        }
+    };
+
+    eprintln!("starting {} ({backend}) on {}", bin.display(), data_dir.display());
+    let inst = cleanup.instance.insert(Instance::start(&bin, &data_dir, &database_url).await?);
+    eprintln!("ready at {} (pid {}); idling 1 s", inst.base_url, inst.pid);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss_kb = inst.status_kb("VmRSS")?;
+    let (base_url, write_key, read_key) = (inst.base_url.clone(), inst.write_key.clone(), inst.read_key.clone());
+
+    eprintln!("session creation: {} connections, {} s + {} s warm-up", args.concurrency, args.duration, args.warmup);
+    let (create, ids) = load::create_sessions(&base_url, &write_key, timing).await?;
+    eprintln!("  {:.0}/s, p99 {:.2} ms, errors: {}", create.rate(), create.p99_ms, create.errors_summary());
+    let sessions_in_pool = ids.len();
+    let read = if ids.is_empty() {
+        eprintln!("session reads: skipped, no session was created");
+        None
+    } else {
+        eprintln!("session reads over {sessions_in_pool} sessions");
+        let r = load::read_sessions(&base_url, &read_key, Arc::new(ids), timing).await?;
+        eprintln!("  {:.0}/s, p99 {:.2} ms, errors: {}", r.rate(), r.p99_ms, r.errors_summary());
+        Some(r)
+    };
+    let peak_rss_kb = cleanup.instance.as_ref().map(|i| i.status_kb("VmHWM")).transpose()?.unwrap_or(0);
+    if create.error_count() > 0 || read.as_ref().is_some_and(|r| r.error_count() > 0) {
+        if let Some(i) = &cleanup.instance {
+            eprintln!("last lines of the nexpay log:\n{}", i.log_tail(15));
+        }
+    }
+    // The child is stopped before the ceiling runs so that both get the whole machine.
+    cleanup.stop_child().await;
+
+    let ceiling = if args.no_ceiling {
+        None
+    } else {
+        let url = match args.backend {
+            Backend::Sqlite => {
+                let dir = child::temp_dir("ceiling")?;
+                cleanup.dirs.push(dir.clone());
+                format!("sqlite://{}", dir.join("ceiling.db").display())
+            }
+            Backend::Postgres => {
+                let name = format!("nexpay_bench_{pid}_ceiling");
+                cleanup.pg_databases.push(name.clone());
+                pg::create_database(&args.pg_admin_url, &name).await?
+            }
+        };
+        eprintln!("ceiling: Store::insert_payment_bundle from {} tasks", args.concurrency);
+        let c = ceiling::run(&url, timing).await?;
+        eprintln!("  {:.0}/s, p99 {:.2} ms, errors: {}", c.rate(), c.p99_ms, c.errors_summary());
+        Some(c)
+    };
+
+    let report = Report {
+        backend,
+        backend_detail,
+        concurrency: args.concurrency,
+        duration_secs: args.duration,
+        warmup_secs: args.warmup,
+        command: command_line(),
+        create,
+        read,
+        ceiling,
+        idle_rss_kb,
+        peak_rss_kb,
+        sessions_in_pool,
+        stop: cleanup.stop.clone().unwrap_or_default(),
+    };
+    report.print();
+    Ok(())
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut cmd = "cargo run --release -p nexpay-bench".to_owned();
+    if !args.is_empty() {
+        cmd.push_str(" -- ");
+        cmd.push_str(&args.join(" "));
+    }
+    cmd
+}

@@ -1,0 +1,164 @@
+//! The payments service over the in-process bus, on SQLite and PostgreSQL: expiry
+//! sweeper, outbox relay, concurrent provider choices.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nexpay_bus::{Bus, ConsumerOptions, InProcessBus};
+use nexpay_contracts::{Caller, CheckoutSession, CreateSession, Customer, RedirectUrls};
+use nexpay_payments::{Payments, PaymentsConfig};
+use nexpay_provider_adapter::{Connectors, ProviderAdapter};
+use nexpay_store::testing::TestDb;
+use nexpay_store::{now, ProjectRow, ProviderRow, Store};
+
+async fn setup(db: &TestDb) -> (Payments, InProcessBus, String) {
+    let store = db.store().clone();
+    let at = now();
+    let project = ProjectRow {
+        id: nexpay_domain::ProjectId::generate().into_string(),
+        name: "Ma Boutique".into(),
+        success_url: Some("https://shop.example/ok".into()),
+        failure_url: None,
+        cancel_url: Some("https://shop.example/cancel".into()),
+        settings: "{}".into(),
+        is_default: false,
+        created_at: at,
+        updated_at: at,
+        archived_at: None,
+    };
+    store.insert_project(&project).await.unwrap();
+    for (code, name) in [("wave", "Wave"), ("om", "Orange Money")] {
+        store
+            .ensure_provider(&ProviderRow { code: code.into(), name: name.into(), enabled: true, logo_url: format!("/static/{code}.svg"), sealed_config: None, updated_at: at })
+            .await
+            .unwrap();
+    }
+    let bus = InProcessBus::new();
+    let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+    let payments = Payments::new(store, shared.clone(), PaymentsConfig { public_url: "http://localhost:9090".into(), session_ttl: Duration::from_secs(1800), provider_timeout: Duration::from_secs(5) });
+    payments.serve(ConsumerOptions::default()).await.unwrap();
+    ProviderAdapter::new(Connectors::sandbox("http://localhost:9090")).serve(shared.as_ref(), ConsumerOptions::default()).await.unwrap();
+    (payments, bus, project.id)
+}
+
+fn session_cmd(project_id: &str) -> CreateSession {
+    CreateSession {
+        caller: Caller { project_id: project_id.into(), mode: "test".into(), request_key: None },
+        amount_minor: 5000,
+        currency: "XOF".into(),
+        customer: Customer { name: Some("Awa".into()), email: None, phone: "+221771234567".into() },
+        metadata: serde_json::json!({"order_id": "A-1"}),
+        items: None,
+        client_reference: None,
+        urls: RedirectUrls::default(),
+        expires_in_secs: Some(60),
+    }
+}
+
+async fn outbox_kinds(store: &Store, payment_id: &str) -> Vec<String> {
+    store.list_outbox(payment_id).await.unwrap().into_iter().map(|r| r.kind).collect()
+}
+
+macro_rules! both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = nexpay_store::testing::TestDb::sqlite().await.unwrap();
+                super::$body(&db).await;
+                db.cleanup().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs PostgreSQL (NEXPAY_TEST_PG_URL); run with -- --ignored"]
+            async fn postgres() {
+                let db = nexpay_store::testing::TestDb::postgres().await.unwrap();
+                super::$body(&db).await;
+                db.cleanup().await;
+            }
+        }
+    };
+}
+
+both!(sweeper_expires_overdue_sessions_once, sweeper_case);
+async fn sweeper_case(db: &TestDb) {
+    let (payments, _bus, project) = setup(db).await;
+    let store = db.store();
+    let created = payments.create_session(session_cmd(&project), "t1").await.unwrap();
+    let fresh = payments.create_session(session_cmd(&project), "t2").await.unwrap();
+    // Choose a provider so an attempt is open when the deadline passes.
+    payments.checkout_session(CheckoutSession { project_id: None, mode: None, session_id: created.session_id.clone(), provider_code: "wave".into() }, "t3").await.unwrap();
+    // Nothing is overdue yet.
+    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0);
+    // Move the deadline into the past the way time would: through a conditional update.
+    let (session, payment, _) = store.get_session_view(&created.session_id).await.unwrap().unwrap();
+    store.set_session_deadline(&session.id, now() - chrono::Duration::seconds(1)).await.unwrap();
+    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 1);
+    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0, "a second sweep changes nothing");
+    let (session, payment_after, _) = store.get_session_view(&session.id).await.unwrap().unwrap();
+    assert_eq!(session.status, "expired");
+    assert_eq!(payment_after.status, "EXPIRED");
+    assert!(payment_after.resolved_at.is_some());
+    let attempts = store.list_attempts(&payment.id).await.unwrap();
+    assert!(attempts.iter().all(|a| a.status == "expired"), "{attempts:?}");
+    let kinds = outbox_kinds(store, &payment.id).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "payment.expired").count(), 1, "{kinds:?}");
+    // The untouched session is still open.
+    let (other, _, _) = store.get_session_view(&fresh.session_id).await.unwrap().unwrap();
+    assert_eq!(other.status, "opened");
+    // An expired session cannot be checked out any more.
+    let err = payments.checkout_session(CheckoutSession { project_id: None, mode: None, session_id: session.id.clone(), provider_code: "om".into() }, "t4").await.unwrap_err();
+    assert!(err.to_string().contains("session_closed"), "{err}");
+}
+
+both!(relay_publishes_every_event_once_and_marks_it, relay_case);
+async fn relay_case(db: &TestDb) {
+    let (payments, bus, project) = setup(db).await;
+    let mut sub = bus.subscribe("test-observer", &["payment.*", "session.*"], 100);
+    let created = payments.create_session(session_cmd(&project), "corr-1").await.unwrap();
+    payments.checkout_session(CheckoutSession { project_id: None, mode: None, session_id: created.session_id.clone(), provider_code: "om".into() }, "corr-2").await.unwrap();
+    let relay = payments.outbox_relay();
+    let mut published = 0;
+    while let Ok(n) = relay.relay_once().await {
+        if n == 0 {
+            break;
+        }
+        published += n;
+    }
+    assert_eq!(published, 2);
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let d = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+        kinds.push(d.envelope.kind.clone());
+        assert!(!d.envelope.correlation_id.is_empty());
+        d.ack();
+    }
+    kinds.sort();
+    assert_eq!(kinds, vec!["payment.pending", "session.created"]);
+    assert_eq!(db.store().outbox_backlog().await.unwrap().0, 0);
+    assert_eq!(relay.relay_once().await.unwrap(), 0, "published rows are not sent again");
+}
+
+both!(concurrent_provider_choices_leave_one_active_attempt, concurrent_case);
+async fn concurrent_case(db: &TestDb) {
+    let (payments, _bus, project) = setup(db).await;
+    let created = payments.create_session(session_cmd(&project), "c").await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let p = payments.clone();
+        let id = created.session_id.clone();
+        let code = if i % 2 == 0 { "wave" } else { "om" };
+        tasks.push(tokio::spawn(async move { p.checkout_session(CheckoutSession { project_id: None, mode: None, session_id: id, provider_code: code.into() }, "c").await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap().is_ok() {
+            ok += 1;
+        }
+    }
+    assert!(ok >= 1);
+    let (_, payment, _) = db.store().get_session_view(&created.session_id).await.unwrap().unwrap();
+    let attempts = db.store().list_attempts(&payment.id).await.unwrap();
+    let active = attempts.iter().filter(|a| a.status == "pending" || a.status == "created").count();
+    assert_eq!(active, 1, "exactly one open attempt: {attempts:?}");
+}
