@@ -265,6 +265,43 @@ impl Store {
             .await?))
     }
 
+    /// Direct payments (no session) still pending whose open attempts all passed their
+    /// provider deadline, for the expiry sweeper.
+    pub async fn list_expired_direct_payments(&self, at: NaiveDateTime, limit: i64) -> StoreResult<Vec<PaymentRow>> {
+        read!(self, |c| {
+            let open_and_alive = pa::table
+                .filter(pa::payment_id.eq(p::id))
+                .filter(pa::status.eq_any(["created", "pending"]))
+                .filter(pa::expires_at.is_null().or(pa::expires_at.ge(at)));
+            let open_and_overdue = pa::table
+                .filter(pa::payment_id.eq(p::id))
+                .filter(pa::status.eq_any(["created", "pending"]))
+                .filter(pa::expires_at.lt(at));
+            Ok(p::table
+                .filter(p::session_id.is_null())
+                .filter(p::status.eq("PENDING"))
+                .filter(diesel::dsl::exists(open_and_overdue))
+                .filter(diesel::dsl::not(diesel::dsl::exists(open_and_alive)))
+                .order(p::created_at.asc())
+                .limit(limit)
+                .select(PaymentRow::as_select())
+                .load(c)
+                .await?)
+        })
+    }
+
+    /// Moves the provider deadline of an open attempt (operators, and tests of expiry).
+    pub async fn set_attempt_deadline(&self, id: &str, expires_at: NaiveDateTime) -> StoreResult<bool> {
+        transaction!(self, |c| {
+            let n = diesel::update(pa::table.find(id))
+                .filter(pa::status.eq_any(["created", "pending"]))
+                .set((pa::expires_at.eq(Some(expires_at)), pa::updated_at.eq(crate::now())))
+                .execute(c)
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
     /// Moves the deadline of a session that is still open (an operator extending or
     /// shortening a checkout window); the sweeper applies the consequences.
     pub async fn set_session_deadline(&self, id: &str, expires_at: NaiveDateTime) -> StoreResult<bool> {

@@ -162,3 +162,34 @@ async fn concurrent_case(db: &TestDb) {
     let active = attempts.iter().filter(|a| a.status == "pending" || a.status == "created").count();
     assert_eq!(active, 1, "exactly one open attempt: {attempts:?}");
 }
+
+both!(direct_payment_expires_when_its_checkout_does, direct_expiry_case);
+async fn direct_expiry_case(db: &TestDb) {
+    let (payments, _bus, project) = setup(db).await;
+    let store = db.store();
+    let cmd = nexpay_contracts::InitiatePayment {
+        caller: Caller { project_id: project.clone(), mode: "test".into(), request_key: Some("k-1".into()) },
+        amount_minor: 1500,
+        currency: "XOF".into(),
+        provider_code: "om".into(),
+        customer: Customer { name: None, email: None, phone: "+221771234567".into() },
+        metadata: serde_json::json!({}),
+        client_reference: Some("ORDER-9".into()),
+        urls: RedirectUrls::default(),
+    };
+    let created = payments.initiate_payment(cmd.clone(), "d1").await.unwrap();
+    // The same request key finds the same payment instead of creating another.
+    let again = payments.initiate_payment(cmd, "d2").await.unwrap();
+    assert_eq!(created.reference, again.reference);
+    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0, "its checkout is still valid");
+    let payment = store.get_payment_by_reference(&created.reference).await.unwrap().unwrap();
+    let attempt = store.list_attempts(&payment.id).await.unwrap().remove(0);
+    assert!(store.set_attempt_deadline(&attempt.id, now() - chrono::Duration::seconds(1)).await.unwrap());
+    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 1);
+    let payment = store.get_payment(&payment.id).await.unwrap().unwrap();
+    assert_eq!(payment.status, "EXPIRED");
+    assert_eq!(store.list_attempts(&payment.id).await.unwrap()[0].status, "expired");
+    let kinds = outbox_kinds(store, &payment.id).await;
+    assert_eq!(kinds, vec!["payment.pending", "payment.expired"]);
+    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0);
+}

@@ -77,6 +77,7 @@ impl Application {
                 .route("/health/ready", web::get().to(ready))
                 .configure(nexpay_gateway::configure(gateway.clone()))
                 .configure(nexpay_dashboard::configure)
+                .default_service(web::to(|| async { Err::<HttpResponse, _>(nexpay_gateway::ApiError::new(404, "not_found", "No such route")) }))
         })
         .listen(listener)?
         .shutdown_timeout(10)

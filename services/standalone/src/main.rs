@@ -21,6 +21,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Exit 0 when the local instance answers /health/live (container health checks).
+    Health,
     /// Manage projects.
     #[command(subcommand)]
     Project(ProjectCmd),
@@ -108,6 +110,10 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "NexPay listening on {public_url}");
             app.run_until_stopped().await?;
         }
+        Command::Health => {
+            let ok = probe_live(config.http_port);
+            std::process::exit(if ok { 0 } else { 1 });
+        }
         Command::Migrate => {
             let n = nexpay_store::run_migrations(config.database_url.expose()).await?;
             println!("{n} migration(s) applied");
@@ -128,9 +134,21 @@ async fn main() -> anyhow::Result<()> {
                 Command::Keys(KeysCmd::Rotate { project_id, key_id, grace_secs }) => cli::keys_rotate(&store, &project_id, &key_id, Some(grace_secs), &mut out).await.map(drop)?,
                 Command::Keys(KeysCmd::Revoke { project_id, key_id }) => cli::keys_revoke(&store, &project_id, &key_id, &mut out).await.map(drop)?,
                 Command::Admin(AdminCmd::ResetPassword { email, password }) => cli::admin_reset_password(&store, &email, password, &mut out).await.map(drop)?,
-                Command::Serve | Command::Migrate => {}
+                Command::Serve | Command::Migrate | Command::Health => {}
             }
         }
     }
     Ok(())
+}
+
+/// A dependency-free HTTP probe of the local instance.
+fn probe_live(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).is_ok() && &buf[9..12] == b"200"
 }

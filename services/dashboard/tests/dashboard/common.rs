@@ -11,7 +11,7 @@ use nexpay_dashboard::DashboardState;
 use nexpay_domain::UserId;
 use nexpay_store::testing::TestDb;
 use nexpay_store::{Store, UserRow};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "First-Start-Secret-42";
@@ -190,4 +190,37 @@ pub fn assert_envelope(status: StatusCode, body: &Value) -> String {
         "{body}"
     );
     body["error"]["code"].as_str().unwrap().to_owned()
+}
+
+pub fn login_req(email: &str, password: &str) -> test::TestRequest {
+    request(
+        "POST",
+        "/admin/api/v1/auth/login",
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+}
+
+pub fn cookie_of(headers: &actix_web::http::header::HeaderMap) -> String {
+    headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Creates a project through the API and returns its id.
+macro_rules! project {
+    ($app:expr, $token:expr, $name:expr) => {{
+        let body = serde_json::json!({ "name": $name });
+        let req = crate::common::request("POST", "/admin/api/v1/projects", Some($token), Some(body));
+        let (status, _, body) = crate::common::send(&$app, req.to_request()).await;
+        assert_eq!(status, actix_web::http::StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }};
+}
+
+pub fn keys_path(project: &str) -> String {
+    format!("/admin/api/v1/projects/{project}/keys")
 }

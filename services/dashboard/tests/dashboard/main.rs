@@ -5,9 +5,12 @@
 #[macro_use]
 mod common;
 
+mod access;
+mod archive;
 mod auth;
 mod bootstrap;
 mod cli;
+mod key_lifecycle;
 mod keys;
 mod projects;
 mod providers;
