@@ -66,13 +66,8 @@ fn envelope_for_error(err: &Error, id: &str) -> Error {
         None => {
             tracing::error!(request_id = %id, error = %err, "admin API error");
             let message = status.canonical_reason().unwrap_or("error").to_lowercase();
-            actix_web::HttpResponse::build(status).json(envelope(
-                status,
-                &message,
-                "error",
-                &[],
-                id,
-            ))
+            let body = envelope(status, &message, code_for(status), &[], id);
+            actix_web::HttpResponse::build(status).json(body)
         }
     };
     if let Ok(value) = HeaderValue::from_str(id) {
@@ -115,7 +110,15 @@ fn generic(
     message: &str,
     id: &str,
 ) -> ServiceResponse<BoxBody> {
-    let code = match status {
+    let body = actix_web::HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(envelope(status, message, code_for(status), &[], id));
+    res.into_response(body)
+}
+
+/// Codes for errors raised by actix rather than by this crate.
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
@@ -123,9 +126,5 @@ fn generic(
         StatusCode::UNAUTHORIZED => "unauthorized",
         s if s.is_server_error() => "internal_error",
         _ => "bad_request",
-    };
-    let body = actix_web::HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(envelope(status, message, code, &[], id));
-    res.into_response(body)
+    }
 }

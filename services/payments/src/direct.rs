@@ -3,7 +3,7 @@
 //! so a crash between the two leaves a trace that reconciliation can finish.
 
 use nexpay_bus::{BusError, Envelope, HandlerError};
-use nexpay_contracts::{kinds, queues, CheckoutCreated, CreateCheckout, InitiatePayment, PaymentInitiated};
+use nexpay_contracts::{kinds, queues, Caller, CheckoutCreated, CreateCheckout, Customer, InitiatePayment, PaymentInitiated};
 use nexpay_domain::{AttemptId, EventType, PaymentId, PaymentReference};
 use nexpay_store::{now, AttemptRow, AttemptUpdate, NewPaymentBundle, PaymentRow, PaymentUpdate, ProjectRow, ProviderRow, SessionRow, SessionUpdate, StatusChange, StoreError};
 
@@ -14,6 +14,41 @@ use crate::{rejected, store_error, Payments};
 /// Currencies each provider accepts (Wave and Orange Money Senegal: XOF).
 pub(crate) fn provider_accepts(code: &str, currency: &str) -> bool {
     matches!((code, currency), ("wave", "XOF") | ("om", "XOF"))
+}
+
+/// A new PENDING payment (of a session, or direct).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pending_payment(
+    caller: &Caller,
+    session_id: Option<String>,
+    amount_minor: i64,
+    currency: &str,
+    customer: &Customer,
+    metadata: &serde_json::Value,
+    client_reference: Option<String>,
+    at: chrono::NaiveDateTime,
+) -> PaymentRow {
+    PaymentRow {
+        id: PaymentId::generate().into_string(),
+        reference: PaymentReference::generate().into_string(),
+        project_id: caller.project_id.clone(),
+        mode: caller.mode.clone(),
+        session_id,
+        amount: amount_minor,
+        currency: currency.to_owned(),
+        payer_name: customer.name.clone(),
+        payer_email: customer.email.clone(),
+        payer_phone: customer.phone.clone(),
+        metadata: metadata.to_string(),
+        client_reference,
+        status: "PENDING".to_owned(),
+        provider_code: None,
+        late: false,
+        request_key: None,
+        created_at: at,
+        updated_at: at,
+        resolved_at: None,
+    }
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -31,27 +66,9 @@ impl Payments {
         let project = self.project(&caller.project_id).await?;
         let provider = self.available_provider(&cmd.provider_code, &cmd.currency).await?;
         let at = now();
-        let payment = PaymentRow {
-            id: PaymentId::generate().into_string(),
-            reference: PaymentReference::generate().into_string(),
-            project_id: project.id.clone(),
-            mode: caller.mode.clone(),
-            session_id: None,
-            amount: cmd.amount_minor,
-            currency: cmd.currency.clone(),
-            payer_name: cmd.customer.name.clone(),
-            payer_email: cmd.customer.email.clone(),
-            payer_phone: cmd.customer.phone.clone(),
-            metadata: cmd.metadata.to_string(),
-            client_reference: cmd.client_reference.clone(),
-            status: "PENDING".to_owned(),
-            provider_code: Some(provider.code.clone()),
-            late: false,
-            request_key: caller.request_key.clone(),
-            created_at: at,
-            updated_at: at,
-            resolved_at: None,
-        };
+        let mut payment = pending_payment(&cmd.caller, None, cmd.amount_minor, &cmd.currency, &cmd.customer, &cmd.metadata, cmd.client_reference.clone(), at);
+        payment.provider_code = Some(provider.code.clone());
+        payment.request_key = caller.request_key.clone();
         let bundle = NewPaymentBundle {
             history: vec![history(&payment.id, None, "payment.created", None, "PENDING", serde_json::json!({}), at)],
             payment: payment.clone(),

@@ -3,10 +3,10 @@
 use chrono::SecondsFormat;
 use nexpay_bus::HandlerError;
 use nexpay_contracts::{CheckoutSession, CreateSession, PaymentInitiated, SessionCreated, SESSION_CREATED};
-use nexpay_domain::{EventId, PaymentId, PaymentReference, SessionId};
-use nexpay_store::{now, AttemptUpdate, NewPaymentBundle, OutboxEvent, PaymentRow, SessionRow, StatusChange, StoreError};
+use nexpay_domain::{EventId, SessionId};
+use nexpay_store::{now, AttemptUpdate, NewPaymentBundle, OutboxEvent, SessionRow, StatusChange, StoreError};
 
-use crate::direct::provider_accepts;
+use crate::direct::{pending_payment, provider_accepts};
 use crate::events::history;
 use crate::views::payment_view;
 use crate::{rejected, store_error, Payments};
@@ -30,27 +30,7 @@ impl Payments {
         let at = now();
         let ttl = cmd.expires_in_secs.unwrap_or(self.config.session_ttl.as_secs()).clamp(MIN_TTL_SECS, MAX_TTL_SECS);
         let session_id = SessionId::generate().into_string();
-        let payment = PaymentRow {
-            id: PaymentId::generate().into_string(),
-            reference: PaymentReference::generate().into_string(),
-            project_id: project.id.clone(),
-            mode: caller.mode.clone(),
-            session_id: Some(session_id.clone()),
-            amount: cmd.amount_minor,
-            currency: cmd.currency.clone(),
-            payer_name: cmd.customer.name.clone(),
-            payer_email: cmd.customer.email.clone(),
-            payer_phone: cmd.customer.phone.clone(),
-            metadata: cmd.metadata.to_string(),
-            client_reference: cmd.client_reference.clone(),
-            status: "PENDING".to_owned(),
-            provider_code: None,
-            late: false,
-            request_key: None,
-            created_at: at,
-            updated_at: at,
-            resolved_at: None,
-        };
+        let payment = pending_payment(caller, Some(session_id.clone()), cmd.amount_minor, &cmd.currency, &cmd.customer, &cmd.metadata, cmd.client_reference.clone(), at);
         let session = SessionRow {
             id: session_id.clone(),
             project_id: project.id.clone(),

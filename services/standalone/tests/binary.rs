@@ -98,7 +98,10 @@ fn first_start_prints_keys_once_and_restart_keeps_them() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
     }
+    let health = |p: u16| nexpay(&dir).arg("health").env("PORT", p.to_string()).status().unwrap().code();
+    assert_eq!(health(port), Some(0), "the container health check sees a live instance");
     drop(first);
+    assert_eq!(health(port), Some(1), "and a dead one");
     let second = start(&dir, port);
     assert!(find_key(&second.stdout, "nxp_sk_test_").is_none(), "keys are printed only at the first start: {:?}", second.stdout);
     drop(second);
