@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use nexpay_domain::{EventId, PaymentId, PaymentReference, ProjectId, SessionId};
-use nexpay_store::{now, NewPaymentBundle, OutboxEvent, PaymentEventRow, PaymentRow, ProjectRow, SessionRow, Store};
+use nexpay_store::{
+    now, NewPaymentBundle, OutboxEvent, PaymentEventRow, PaymentRow, ProjectRow, SessionRow, Store,
+};
 use serde_json::json;
 
 use crate::load::{run_workers, Timing};
@@ -24,8 +26,13 @@ const SESSION_TTL_SECS: i64 = 1800;
 /// Migrates the (fresh) database at `url`, adds one project, then inserts bundles from
 /// `timing.concurrency` tasks for warm-up + duration.
 pub async fn run(url: &str, timing: Timing) -> anyhow::Result<PhaseResult> {
-    let applied = nexpay_store::run_migrations(url).await.context("applying the migrations to the ceiling database")?;
-    anyhow::ensure!(applied > 0, "the ceiling database was not fresh (no migration applied)");
+    let applied = nexpay_store::run_migrations(url)
+        .await
+        .context("applying the migrations to the ceiling database")?;
+    anyhow::ensure!(
+        applied > 0,
+        "the ceiling database was not fresh (no migration applied)"
+    );
     let store = Store::connect(url, POOL_SIZE).await?;
     let project = project_row();
     store.insert_project(&project).await?;
@@ -135,5 +142,10 @@ fn session_bundle(project_id: &str, worker: usize, n: u64) -> NewPaymentBundle {
         correlation_id: format!("bench-{worker}-{n}"),
         payload: json!({"sessionId": session_id, "projectId": project_id, "mode": "test", "amount": 10000, "currency": "XOF"}),
     };
-    NewPaymentBundle { payment, session: Some(session), history: vec![history], events: vec![event] }
+    NewPaymentBundle {
+        payment,
+        session: Some(session),
+        history: vec![history],
+        events: vec![event],
+    }
 }

@@ -25,7 +25,9 @@ pub fn locate_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         };
     }
     let exe = std::env::current_exe().context("cannot find the benchmark's own path")?;
-    let dir = exe.parent().ok_or_else(|| anyhow!("{} has no parent directory", exe.display()))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no parent directory", exe.display()))?;
     let bin = dir.join("nexpay");
     if !bin.is_file() {
         bail!(
@@ -36,15 +38,24 @@ pub fn locate_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         );
     }
     if !dir.ends_with("release") {
-        eprintln!("warning: {} is not a release build; the figures will not mean much", bin.display());
+        eprintln!(
+            "warning: {} is not a release build; the figures will not mean much",
+            bin.display()
+        );
     }
     Ok(bin)
 }
 
 /// A fresh, empty directory under the system temp dir.
 pub fn temp_dir(label: &str) -> anyhow::Result<PathBuf> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("nexpay-bench-{label}-{}-{nanos}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "nexpay-bench-{label}-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
@@ -66,7 +77,11 @@ pub struct Instance {
 impl Instance {
     /// Starts `bin` with a clean environment (nothing from the caller's shell leaks into
     /// the configuration) and waits until `/health/ready` answers 200.
-    pub async fn start(bin: &Path, data_dir: &Path, database_url: &str) -> anyhow::Result<Instance> {
+    pub async fn start(
+        bin: &Path,
+        data_dir: &Path,
+        database_url: &str,
+    ) -> anyhow::Result<Instance> {
         let port = free_port()?;
         let base_url = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(data_dir.join(LOG_FILE))?;
@@ -85,7 +100,9 @@ impl Instance {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let pid = child.id().ok_or_else(|| anyhow!("the child exited at once"))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| anyhow!("the child exited at once"))?;
         let mut inst = Instance {
             child: Some(child),
             pid,
@@ -95,7 +112,10 @@ impl Instance {
             read_key: String::new(),
         };
         if let Err(e) = inst.wait_ready(Duration::from_secs(60)).await {
-            return Err(e.context(format!("nexpay did not become ready; last lines of its log:\n{}", inst.log_tail(20))));
+            return Err(e.context(format!(
+                "nexpay did not become ready; last lines of its log:\n{}",
+                inst.log_tail(20)
+            )));
         }
         let (write_key, read_key) = read_keys(&data_dir.join(CREDENTIALS_FILE))?;
         inst.write_key = write_key;
@@ -104,7 +124,9 @@ impl Instance {
     }
 
     async fn wait_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
         let url = format!("{}/health/ready", self.base_url);
         let deadline = Instant::now() + limit;
         loop {
@@ -139,22 +161,32 @@ impl Instance {
     /// SIGTERM, then SIGKILL if the process is still there after `grace`. Returns how it
     /// ended, for the report.
     pub async fn stop(&mut self, grace: Duration) -> String {
-        let Some(mut child) = self.child.take() else { return "already stopped".to_owned() };
+        let Some(mut child) = self.child.take() else {
+            return "already stopped".to_owned();
+        };
         if let Ok(Some(status)) = child.try_wait() {
             return format!("had already exited ({status})");
         }
-        let term = std::process::Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
+        let term = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
         if !term.map(|s| s.success()).unwrap_or(false) {
             let _ = child.kill().await;
             return "killed (SIGTERM could not be sent)".to_owned();
         }
         let started = Instant::now();
         match tokio::time::timeout(grace, child.wait()).await {
-            Ok(Ok(status)) => format!("stopped on SIGTERM in {:.1} s ({status})", started.elapsed().as_secs_f64()),
+            Ok(Ok(status)) => format!(
+                "stopped on SIGTERM in {:.1} s ({status})",
+                started.elapsed().as_secs_f64()
+            ),
             Ok(Err(e)) => format!("wait failed: {e}"),
             Err(_) => {
                 let _ = child.kill().await;
-                format!("did not stop within {} s of SIGTERM: SIGKILLed", grace.as_secs())
+                format!(
+                    "did not stop within {} s of SIGTERM: SIGKILLed",
+                    grace.as_secs()
+                )
             }
         }
     }
@@ -174,7 +206,8 @@ pub fn proc_status_kb(pid: u32, field: &str) -> anyhow::Result<u64> {
 /// The keys from the credentials file's lines `  read key  (test): …` and
 /// `  write key (test): …`.
 fn read_keys(path: &Path) -> anyhow::Result<(String, String)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {} (was this a first start?)", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {} (was this a first start?)", path.display()))?;
     let key = |label: &str| {
         text.lines()
             .map(str::trim)

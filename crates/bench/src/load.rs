@@ -27,7 +27,9 @@ where
     T: Send + 'static,
 {
     let window = Window::starting_now(timing.warmup, timing.duration);
-    let handles: Vec<_> = (0..timing.concurrency).map(|i| tokio::spawn(worker(i, window))).collect();
+    let handles: Vec<_> = (0..timing.concurrency)
+        .map(|i| tokio::spawn(worker(i, window)))
+        .collect();
     let mut total = Recorder::new();
     let mut extras = Vec::with_capacity(handles.len());
     for h in handles {
@@ -71,7 +73,12 @@ fn transport_kind(e: &reqwest::Error) -> String {
 
 /// Records one finished request; after a transport error, pauses briefly so a dead
 /// server does not turn the worker into a busy loop.
-async fn record(rec: &mut Recorder, window: &Window, started: Instant, outcome: &Result<Vec<u8>, String>) {
+async fn record(
+    rec: &mut Recorder,
+    window: &Window,
+    started: Instant,
+    outcome: &Result<Vec<u8>, String>,
+) {
     match outcome {
         Ok(_) if window.counts(started) => rec.ok(started.elapsed()),
         Ok(_) => {}
@@ -104,7 +111,11 @@ fn session_id(body: &[u8]) -> Option<String> {
 
 /// POST /api/v1/payment/session/initiate with the write key. Returns the phase result and
 /// the ids of the sessions created (warm-up included), for the read phase.
-pub async fn create_sessions(base_url: &str, write_key: &str, timing: Timing) -> anyhow::Result<(PhaseResult, Vec<String>)> {
+pub async fn create_sessions(
+    base_url: &str,
+    write_key: &str,
+    timing: Timing,
+) -> anyhow::Result<(PhaseResult, Vec<String>)> {
     let url = Arc::new(format!("{base_url}/api/v1/payment/session/initiate"));
     let key = Arc::new(write_key.to_owned());
     let cap = MAX_IDS / timing.concurrency.max(1);
@@ -118,7 +129,10 @@ pub async fn create_sessions(base_url: &str, write_key: &str, timing: Timing) ->
             while !window.over() {
                 n += 1;
                 let started = Instant::now();
-                let req = client.post(url.as_str()).header("x-api-key", key.as_str()).json(&session_body(w, n));
+                let req = client
+                    .post(url.as_str())
+                    .header("x-api-key", key.as_str())
+                    .json(&session_body(w, n));
                 let outcome = exchange(req).await;
                 if let Ok(body) = &outcome {
                     if ids.len() < cap {
@@ -131,12 +145,20 @@ pub async fn create_sessions(base_url: &str, write_key: &str, timing: Timing) ->
         }
     })
     .await?;
-    Ok((rec.finish("session creation", timing.duration), ids.into_iter().flatten().collect()))
+    Ok((
+        rec.finish("session creation", timing.duration),
+        ids.into_iter().flatten().collect(),
+    ))
 }
 
 /// GET /api/v1/payment/session/{id} with the read key, over the ids created before; each
 /// worker walks the pool from its own offset.
-pub async fn read_sessions(base_url: &str, read_key: &str, ids: Arc<Vec<String>>, timing: Timing) -> anyhow::Result<PhaseResult> {
+pub async fn read_sessions(
+    base_url: &str,
+    read_key: &str,
+    ids: Arc<Vec<String>>,
+    timing: Timing,
+) -> anyhow::Result<PhaseResult> {
     anyhow::ensure!(!ids.is_empty(), "no session was created: nothing to read");
     let base = Arc::new(format!("{base_url}/api/v1/payment/session/"));
     let key = Arc::new(read_key.to_owned());

@@ -33,7 +33,10 @@ enum Backend {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "nexpay-bench", about = "Benchmarks the release `nexpay` binary against its storage ceiling")]
+#[command(
+    name = "nexpay-bench",
+    about = "Benchmarks the release `nexpay` binary against its storage ceiling"
+)]
 struct Args {
     /// Concurrent connections (one worker task and one keep-alive client each).
     #[arg(long, default_value_t = 32)]
@@ -93,7 +96,10 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     anyhow::ensure!(args.duration > 0, "--duration must be at least 1");
-    let mut cleanup = Cleanup { pg_admin_url: args.pg_admin_url.clone(), ..Default::default() };
+    let mut cleanup = Cleanup {
+        pg_admin_url: args.pg_admin_url.clone(),
+        ..Default::default()
+    };
     let outcome = tokio::select! {
         r = run(&args, &mut cleanup) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
@@ -104,7 +110,11 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
-    let timing = Timing { concurrency: args.concurrency, warmup: Duration::from_secs(args.warmup), duration: Duration::from_secs(args.duration) };
+    let timing = Timing {
+        concurrency: args.concurrency,
+        warmup: Duration::from_secs(args.warmup),
+        duration: Duration::from_secs(args.duration),
+    };
     let pid = std::process::id();
     let data_dir = child::temp_dir("data")?;
     cleanup.dirs.push(data_dir.clone());
@@ -112,27 +122,50 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     let (backend, backend_detail, database_url) = match args.backend {
         Backend::Sqlite => {
             let url = format!("sqlite://{}", data_dir.join("nexpay.db").display());
-            ("sqlite", "SQLite (bundled), WAL, synchronous=FULL, single writer connection".to_owned(), url)
+            (
+                "sqlite",
+                "SQLite (bundled), WAL, synchronous=FULL, single writer connection".to_owned(),
+                url,
+            )
         }
         Backend::Postgres => {
             let name = format!("nexpay_bench_{pid}");
             cleanup.pg_databases.push(name.clone());
             let url = pg::create_database(&args.pg_admin_url, &name).await?;
-            let detail = pg::server_info(&args.pg_admin_url).unwrap_or_else(|| "PostgreSQL".to_owned());
+            let detail =
+                pg::server_info(&args.pg_admin_url).unwrap_or_else(|| "PostgreSQL".to_owned());
             ("postgres", format!("{detail}, pool of 16 connections"), url)
         }
     };
 
-    eprintln!("starting {} ({backend}) on {}", bin.display(), data_dir.display());
-    let inst = cleanup.instance.insert(Instance::start(&bin, &data_dir, &database_url).await?);
+    eprintln!(
+        "starting {} ({backend}) on {}",
+        bin.display(),
+        data_dir.display()
+    );
+    let inst = cleanup
+        .instance
+        .insert(Instance::start(&bin, &data_dir, &database_url).await?);
     eprintln!("ready at {} (pid {}); idling 1 s", inst.base_url, inst.pid);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss_kb = inst.status_kb("VmRSS")?;
-    let (base_url, write_key, read_key) = (inst.base_url.clone(), inst.write_key.clone(), inst.read_key.clone());
+    let (base_url, write_key, read_key) = (
+        inst.base_url.clone(),
+        inst.write_key.clone(),
+        inst.read_key.clone(),
+    );
 
-    eprintln!("session creation: {} connections, {} s + {} s warm-up", args.concurrency, args.duration, args.warmup);
+    eprintln!(
+        "session creation: {} connections, {} s + {} s warm-up",
+        args.concurrency, args.duration, args.warmup
+    );
     let (create, ids) = load::create_sessions(&base_url, &write_key, timing).await?;
-    eprintln!("  {:.0}/s, p99 {:.2} ms, errors: {}", create.rate(), create.p99_ms, create.errors_summary());
+    eprintln!(
+        "  {:.0}/s, p99 {:.2} ms, errors: {}",
+        create.rate(),
+        create.p99_ms,
+        create.errors_summary()
+    );
     let sessions_in_pool = ids.len();
     let read = if ids.is_empty() {
         eprintln!("session reads: skipped, no session was created");
@@ -140,10 +173,20 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     } else {
         eprintln!("session reads over {sessions_in_pool} sessions");
         let r = load::read_sessions(&base_url, &read_key, Arc::new(ids), timing).await?;
-        eprintln!("  {:.0}/s, p99 {:.2} ms, errors: {}", r.rate(), r.p99_ms, r.errors_summary());
+        eprintln!(
+            "  {:.0}/s, p99 {:.2} ms, errors: {}",
+            r.rate(),
+            r.p99_ms,
+            r.errors_summary()
+        );
         Some(r)
     };
-    let peak_rss_kb = cleanup.instance.as_ref().map(|i| i.status_kb("VmHWM")).transpose()?.unwrap_or(0);
+    let peak_rss_kb = cleanup
+        .instance
+        .as_ref()
+        .map(|i| i.status_kb("VmHWM"))
+        .transpose()?
+        .unwrap_or(0);
     if create.error_count() > 0 || read.as_ref().is_some_and(|r| r.error_count() > 0) {
         if let Some(i) = &cleanup.instance {
             eprintln!("last lines of the nexpay log:\n{}", i.log_tail(15));
@@ -167,9 +210,17 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
                 pg::create_database(&args.pg_admin_url, &name).await?
             }
         };
-        eprintln!("ceiling: Store::insert_payment_bundle from {} tasks", args.concurrency);
+        eprintln!(
+            "ceiling: Store::insert_payment_bundle from {} tasks",
+            args.concurrency
+        );
         let c = ceiling::run(&url, timing).await?;
-        eprintln!("  {:.0}/s, p99 {:.2} ms, errors: {}", c.rate(), c.p99_ms, c.errors_summary());
+        eprintln!(
+            "  {:.0}/s, p99 {:.2} ms, errors: {}",
+            c.rate(),
+            c.p99_ms,
+            c.errors_summary()
+        );
         Some(c)
     };
 

@@ -51,42 +51,99 @@ impl Report {
         if let (Some(ratio), Some(c)) = (self.ratio(), &self.ceiling) {
             t.push(Target {
                 name: "session creation >= 0.5 x ceiling".into(),
-                measured: format!("{:.0}/s vs ceiling {:.0}/s = {ratio:.2} x", self.create.rate(), c.rate()),
+                measured: format!(
+                    "{:.0}/s vs ceiling {:.0}/s = {ratio:.2} x",
+                    self.create.rate(),
+                    c.rate()
+                ),
                 pass: ratio >= 0.5,
             });
         }
         let reads = self.read.as_ref().map(|r| r.rate()).unwrap_or(0.0);
-        t.push(Target { name: "session reads >= 10,000/s".into(), measured: format!("{reads:.0}/s"), pass: reads >= 10_000.0 });
-        let at = if self.concurrency == 32 { "at 32 connections".to_owned() } else { format!("at {} connections (target is stated at 32)", self.concurrency) };
-        t.push(Target { name: format!("creation p99 < 10 ms {at}"), measured: format!("{} ms", ms(self.create.p99_ms)), pass: self.create.p99_ms < 10.0 });
+        t.push(Target {
+            name: "session reads >= 10,000/s".into(),
+            measured: format!("{reads:.0}/s"),
+            pass: reads >= 10_000.0,
+        });
+        let at = if self.concurrency == 32 {
+            "at 32 connections".to_owned()
+        } else {
+            format!(
+                "at {} connections (target is stated at 32)",
+                self.concurrency
+            )
+        };
+        t.push(Target {
+            name: format!("creation p99 < 10 ms {at}"),
+            measured: format!("{} ms", ms(self.create.p99_ms)),
+            pass: self.create.p99_ms < 10.0,
+        });
         let read_p99 = self.read.as_ref().map(|r| r.p99_ms).unwrap_or(f64::NAN);
-        t.push(Target { name: format!("read p99 < 10 ms {at}"), measured: format!("{} ms", ms(read_p99)), pass: read_p99 < 10.0 });
-        t.push(Target { name: "idle RSS < 30 MB".into(), measured: format!("{:.1} MB", mb(self.idle_rss_kb)), pass: mb(self.idle_rss_kb) < 30.0 });
+        t.push(Target {
+            name: format!("read p99 < 10 ms {at}"),
+            measured: format!("{} ms", ms(read_p99)),
+            pass: read_p99 < 10.0,
+        });
+        t.push(Target {
+            name: "idle RSS < 30 MB".into(),
+            measured: format!("{:.1} MB", mb(self.idle_rss_kb)),
+            pass: mb(self.idle_rss_kb) < 30.0,
+        });
         t
     }
 
     pub fn print(&self) {
         println!();
-        println!("NexPay benchmark, backend {} ({}), {} connections, {} s (+{} s warm-up) per phase", self.backend, self.backend_detail, self.concurrency, self.duration_secs, self.warmup_secs);
+        println!(
+            "NexPay benchmark, backend {} ({}), {} connections, {} s (+{} s warm-up) per phase",
+            self.backend,
+            self.backend_detail,
+            self.concurrency,
+            self.duration_secs,
+            self.warmup_secs
+        );
         println!();
-        println!("{:<40} {:>12} {:>9} {:>9} {:>9}  errors", "phase", "ops/s", "p50 ms", "p99 ms", "max ms");
+        println!(
+            "{:<40} {:>12} {:>9} {:>9} {:>9}  errors",
+            "phase", "ops/s", "p50 ms", "p99 ms", "max ms"
+        );
         let mut phases = vec![&self.create];
         phases.extend(self.read.as_ref());
         phases.extend(self.ceiling.as_ref());
         for p in phases {
-            println!("{:<40} {:>12.0} {:>9} {:>9} {:>9}  {}", p.name, p.rate(), ms(p.p50_ms), ms(p.p99_ms), ms(p.max_ms), p.errors_summary());
+            println!(
+                "{:<40} {:>12.0} {:>9} {:>9} {:>9}  {}",
+                p.name,
+                p.rate(),
+                ms(p.p50_ms),
+                ms(p.p99_ms),
+                ms(p.max_ms),
+                p.errors_summary()
+            );
         }
         println!();
-        println!("idle RSS {:.1} MB, peak RSS (VmHWM) {:.1} MB", mb(self.idle_rss_kb), mb(self.peak_rss_kb));
+        println!(
+            "idle RSS {:.1} MB, peak RSS (VmHWM) {:.1} MB",
+            mb(self.idle_rss_kb),
+            mb(self.peak_rss_kb)
+        );
         match self.ratio() {
             Some(r) => println!("creation / ceiling = {r:.2}"),
             None => println!("creation / ceiling: no ceiling measured"),
         }
-        println!("sessions read from a pool of {}; child {}", self.sessions_in_pool, self.stop);
+        println!(
+            "sessions read from a pool of {}; child {}",
+            self.sessions_in_pool, self.stop
+        );
         println!();
         println!("Targets:");
         for t in self.targets() {
-            println!("  [{}] {:<52} {}", if t.pass { "PASS" } else { "MISS" }, t.name, t.measured);
+            println!(
+                "  [{}] {:<52} {}",
+                if t.pass { "PASS" } else { "MISS" },
+                t.name,
+                t.measured
+            );
         }
         println!();
         println!("--- markdown for docs/benchmarks.md ---");
@@ -97,7 +154,12 @@ impl Report {
     pub fn markdown(&self) -> String {
         let m = machine();
         let mut s = String::new();
-        let _ = writeln!(s, "### {} — {}", self.backend, chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"));
+        let _ = writeln!(
+            s,
+            "### {} — {}",
+            self.backend,
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+        );
         let _ = writeln!(s);
         let _ = writeln!(s, "- Machine: {m}");
         let _ = writeln!(s, "- Database: {}", self.backend_detail);
@@ -110,16 +172,38 @@ impl Report {
         phases.extend(self.read.as_ref());
         phases.extend(self.ceiling.as_ref());
         for p in phases {
-            let _ = writeln!(s, "| {} | {:.0} | {} | {} | {} |", p.name, p.rate(), ms(p.p50_ms), ms(p.p99_ms), p.errors_summary());
+            let _ = writeln!(
+                s,
+                "| {} | {:.0} | {} | {} | {} |",
+                p.name,
+                p.rate(),
+                ms(p.p50_ms),
+                ms(p.p99_ms),
+                p.errors_summary()
+            );
         }
         let _ = writeln!(s);
-        let ratio = self.ratio().map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into());
-        let _ = writeln!(s, "Idle RSS {:.1} MB, peak RSS {:.1} MB, creation / ceiling {ratio}.", mb(self.idle_rss_kb), mb(self.peak_rss_kb));
+        let ratio = self
+            .ratio()
+            .map(|r| format!("{r:.2}"))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            s,
+            "Idle RSS {:.1} MB, peak RSS {:.1} MB, creation / ceiling {ratio}.",
+            mb(self.idle_rss_kb),
+            mb(self.peak_rss_kb)
+        );
         let _ = writeln!(s);
         let _ = writeln!(s, "| target | measured | result |");
         let _ = writeln!(s, "| --- | --- | --- |");
         for t in self.targets() {
-            let _ = writeln!(s, "| {} | {} | {} |", t.name, t.measured, if t.pass { "PASS" } else { "**MISS**" });
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                t.name,
+                t.measured,
+                if t.pass { "PASS" } else { "**MISS**" }
+            );
         }
         s
     }
@@ -132,7 +216,11 @@ pub fn machine() -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .filter(|s| !s.is_empty())
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.to_string()))
+        .or_else(|| {
+            std::thread::available_parallelism()
+                .ok()
+                .map(|n| n.to_string())
+        })
         .unwrap_or_else(|| "?".into());
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -148,6 +236,11 @@ pub fn machine() -> String {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).unwrap_or_default();
-    format!("{nproc} CPUs (nproc), {model}, {:.1} GiB RAM, Linux {kernel}", mem_kb as f64 / 1024.0 / 1024.0)
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{nproc} CPUs (nproc), {model}, {:.1} GiB RAM, Linux {kernel}",
+        mem_kb as f64 / 1024.0 / 1024.0
+    )
 }

@@ -16,7 +16,10 @@ pub struct Window {
 impl Window {
     pub fn starting_now(warmup: Duration, duration: Duration) -> Window {
         let now = Instant::now();
-        Window { measure_from: now + warmup, until: now + warmup + duration }
+        Window {
+            measure_from: now + warmup,
+            until: now + warmup + duration,
+        }
     }
 
     pub fn counts(&self, started: Instant) -> bool {
@@ -44,13 +47,20 @@ impl Default for Recorder {
 impl Recorder {
     pub fn new() -> Recorder {
         // Microseconds, from 1 µs to 2 minutes, 3 significant digits.
-        let hist = Histogram::new_with_bounds(1, 120_000_000, 3).expect("static histogram bounds are valid");
-        Recorder { hist, ok: 0, errors: BTreeMap::new() }
+        let hist = Histogram::new_with_bounds(1, 120_000_000, 3)
+            .expect("static histogram bounds are valid");
+        Recorder {
+            hist,
+            ok: 0,
+            errors: BTreeMap::new(),
+        }
     }
 
     pub fn ok(&mut self, latency: Duration) {
         self.ok += 1;
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self.hist.saturating_record(micros);
     }
 
@@ -81,7 +91,11 @@ impl Recorder {
             seconds: duration.as_secs_f64(),
             p50_ms: ms(0.50),
             p99_ms: ms(0.99),
-            max_ms: if self.hist.is_empty() { f64::NAN } else { self.hist.max() as f64 / 1000.0 },
+            max_ms: if self.hist.is_empty() {
+                f64::NAN
+            } else {
+                self.hist.max() as f64 / 1000.0
+            },
             errors: self.errors,
         }
     }
@@ -117,7 +131,11 @@ impl PhaseResult {
         if self.errors.is_empty() {
             return "none".to_owned();
         }
-        let kinds: Vec<String> = self.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        let kinds: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         format!("{} ({})", self.error_count(), kinds.join(", "))
     }
 }

@@ -54,7 +54,12 @@ pub struct ConsumerHandle {
 }
 
 impl ConsumerHandle {
-    pub(crate) fn new(queue: &str, stop: oneshot::Sender<Duration>, task: JoinHandle<()>) -> Self {
+    /// For bus adapters in other crates (e.g. RabbitMQ): `task` runs the
+    /// consumer and must, once it receives a grace period on the other end
+    /// of `stop`, stop taking messages, let in-flight handlers finish within
+    /// that grace and then end. If `stop` is dropped without sending (the
+    /// handle was dropped), the consumer must keep running (detached).
+    pub fn new(queue: &str, stop: oneshot::Sender<Duration>, task: JoinHandle<()>) -> Self {
         Self {
             queue: queue.to_owned(),
             stop,

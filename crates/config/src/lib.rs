@@ -29,7 +29,10 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid(name: &'static str, message: impl Into<String>) -> Self {
-        ConfigError::Invalid { name, message: message.into() }
+        ConfigError::Invalid {
+            name,
+            message: message.into(),
+        }
     }
 }
 
@@ -71,7 +74,11 @@ impl Config {
     }
 
     pub fn load(src: Source) -> Result<Config, ConfigError> {
-        let mode = match src.get("NEXPAY_ENV").or_else(|| src.get("NODE_ENV")).as_deref() {
+        let mode = match src
+            .get("NEXPAY_ENV")
+            .or_else(|| src.get("NODE_ENV"))
+            .as_deref()
+        {
             Some("production") | Some("prod") => RunMode::Production,
             _ => RunMode::Development,
         };
@@ -81,7 +88,9 @@ impl Config {
         let ssl = src.parse_bool_or("TRAEFIK_ENABLE_SSL", false)?;
         let public_url = match (src.get("PUBLIC_URL"), &app_domain) {
             (Some(url), _) => url,
-            (None, Some(domain)) if mode == RunMode::Production || ssl => format!("https://{domain}"),
+            (None, Some(domain)) if mode == RunMode::Production || ssl => {
+                format!("https://{domain}")
+            }
             (None, Some(domain)) => format!("http://{domain}"),
             (None, None) => format!("http://localhost:{http_port}"),
         };
@@ -89,7 +98,10 @@ impl Config {
         url::Url::parse(&public_url)
             .map_err(|e| ConfigError::invalid("PUBLIC_URL", format!("not a URL: {e}")))?;
 
-        let data_dir = PathBuf::from(src.get("NEXPAY_DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let data_dir = PathBuf::from(
+            src.get("NEXPAY_DATA_DIR")
+                .unwrap_or_else(|| "./data".to_owned()),
+        );
         let database_url = match src.get("DATABASE_URL") {
             Some(url) => url,
             None => match src.get("DB_HOST") {
@@ -131,7 +143,9 @@ impl Config {
             traefik_enable_ssl: ssl,
             session_ttl: Duration::from_secs(src.parse_or("SESSION_TTL_SECONDS", 1800u64)?),
             max_body_bytes: src.parse_or("MAX_BODY_BYTES", 64 * 1024usize)?,
-            idempotency_ttl: Duration::from_secs(3600 * src.parse_or("IDEMPOTENCY_TTL_HOURS", 24u64)?.max(24)),
+            idempotency_ttl: Duration::from_secs(
+                3600 * src.parse_or("IDEMPOTENCY_TTL_HOURS", 24u64)?.max(24),
+            ),
             rpc_timeout: Duration::from_millis(src.parse_or("RPC_TIMEOUT_MS", 10_000u64)?),
             sweep_interval: Duration::from_millis(src.parse_or("SWEEP_INTERVAL_MS", 5_000u64)?),
             log_json: src.get("LOG_FORMAT").as_deref() == Some("json"),

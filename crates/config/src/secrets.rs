@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use nexpay_security::{check_password_strength, is_weak_encryption_key, register_external_key, KeyKind, KeyMode, Secret, SealingKey};
+use nexpay_security::{
+    check_password_strength, is_weak_encryption_key, register_external_key, KeyKind, KeyMode,
+    SealingKey, Secret,
+};
 
 use crate::source::Source;
 use crate::{ConfigError, RunMode};
@@ -21,9 +24,20 @@ pub(crate) struct Resolved {
 pub const SECRETS_FILE: &str = "secrets.env";
 
 /// Values published in examples and old READMEs: never acceptable.
-const KNOWN_EXAMPLES: &[&str] = &["changeme", "change-me", "secret", "your-secret", "jwt_secret", "nexpay"];
+const KNOWN_EXAMPLES: &[&str] = &[
+    "changeme",
+    "change-me",
+    "secret",
+    "your-secret",
+    "jwt_secret",
+    "nexpay",
+];
 
-pub(crate) fn resolve(src: &Source, mode: RunMode, data_dir: &Path) -> Result<Resolved, ConfigError> {
+pub(crate) fn resolve(
+    src: &Source,
+    mode: RunMode,
+    data_dir: &Path,
+) -> Result<Resolved, ConfigError> {
     let production = mode == RunMode::Production;
     let mut stored = Source::default();
     let path = data_dir.join(SECRETS_FILE);
@@ -34,15 +48,27 @@ pub(crate) fn resolve(src: &Source, mode: RunMode, data_dir: &Path) -> Result<Re
     }
     let mut generated = Vec::new();
 
-    let encryption_key = match src.get("ENCRYPTION_KEY").or_else(|| stored.get("ENCRYPTION_KEY")) {
-        Some(k) if !is_weak_encryption_key(&k) => k,
-        Some(_) => return Err(ConfigError::invalid("ENCRYPTION_KEY", "must be 32 random bytes in base64; generate one with `openssl rand -base64 32`")),
-        None if production => return Err(ConfigError::invalid("ENCRYPTION_KEY", "is required in production; generate one with `openssl rand -base64 32`")),
-        None => {
-            generated.push("ENCRYPTION_KEY");
-            SealingKey::generate().1
-        }
-    };
+    let encryption_key =
+        match src
+            .get("ENCRYPTION_KEY")
+            .or_else(|| stored.get("ENCRYPTION_KEY"))
+        {
+            Some(k) if !is_weak_encryption_key(&k) => k,
+            Some(_) => return Err(ConfigError::invalid(
+                "ENCRYPTION_KEY",
+                "must be 32 random bytes in base64; generate one with `openssl rand -base64 32`",
+            )),
+            None if production => {
+                return Err(ConfigError::invalid(
+                    "ENCRYPTION_KEY",
+                    "is required in production; generate one with `openssl rand -base64 32`",
+                ))
+            }
+            None => {
+                generated.push("ENCRYPTION_KEY");
+                SealingKey::generate().1
+            }
+        };
     let jwt_secret = match src.get("JWT_SECRET").or_else(|| stored.get("JWT_SECRET")) {
         Some(s) if production && is_weak_token_secret(&s) => {
             return Err(ConfigError::invalid("JWT_SECRET", "is too weak (at least 32 random characters, not an example value); generate one with `openssl rand -base64 48`"))
@@ -71,11 +97,17 @@ pub(crate) fn resolve(src: &Source, mode: RunMode, data_dir: &Path) -> Result<Re
     let x_read_key = legacy_key(src, "X_READ_KEY", KeyKind::Read, production)?;
 
     if !generated.is_empty() {
-        persist(&path, &[
-            ("ENCRYPTION_KEY", &encryption_key),
-            ("JWT_SECRET", &jwt_secret),
-            ("ADMIN_PASSWORD", admin_password.as_deref().unwrap_or_default()),
-        ])?;
+        persist(
+            &path,
+            &[
+                ("ENCRYPTION_KEY", &encryption_key),
+                ("JWT_SECRET", &jwt_secret),
+                (
+                    "ADMIN_PASSWORD",
+                    admin_password.as_deref().unwrap_or_default(),
+                ),
+            ],
+        )?;
     }
     Ok(Resolved {
         encryption_key: Secret::new(encryption_key),
@@ -87,7 +119,12 @@ pub(crate) fn resolve(src: &Source, mode: RunMode, data_dir: &Path) -> Result<Re
     })
 }
 
-fn legacy_key(src: &Source, name: &'static str, kind: KeyKind, production: bool) -> Result<Option<Secret>, ConfigError> {
+fn legacy_key(
+    src: &Source,
+    name: &'static str,
+    kind: KeyKind,
+    production: bool,
+) -> Result<Option<Secret>, ConfigError> {
     match src.get(name) {
         Some(v) => {
             register_external_key(&v, kind, KeyMode::Live).map_err(|e| ConfigError::invalid(name, e.to_string()))?;
@@ -105,11 +142,15 @@ pub(crate) fn is_weak_token_secret(s: &str) -> bool {
 }
 
 fn persist(path: &Path, values: &[(&str, &str)]) -> Result<(), ConfigError> {
-    let err = |e: std::io::Error| ConfigError::DataDir { path: path.display().to_string(), message: e.to_string() };
+    let err = |e: std::io::Error| ConfigError::DataDir {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    let mut text = String::from("# Generated once by NexPay in development mode. Keep this file private.\n");
+    let mut text =
+        String::from("# Generated once by NexPay in development mode. Keep this file private.\n");
     for (k, v) in values {
         text.push_str(&format!("{k}={v}\n"));
     }

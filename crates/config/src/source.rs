@@ -31,7 +31,12 @@ impl Source {
         K: Into<String>,
         V: Into<String>,
     {
-        Source { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+        Source {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     /// `KEY=VALUE` lines; `#` comments and blank lines ignored; surrounding quotes removed.
@@ -50,7 +55,10 @@ impl Source {
 
     /// A value, with empty strings treated as unset (compose files pass `VAR=` often).
     pub fn get(&self, key: &str) -> Option<String> {
-        self.values.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        self.values
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     pub fn parse_or<T: FromStr>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
@@ -59,7 +67,9 @@ impl Source {
     {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|e: T::Err| ConfigError::invalid(key, format!("{v:?}: {e}"))),
+            Some(v) => v
+                .parse()
+                .map_err(|e: T::Err| ConfigError::invalid(key, format!("{v:?}: {e}"))),
         }
     }
 
@@ -68,7 +78,10 @@ impl Source {
             None => Ok(default),
             Some("1" | "true" | "yes" | "on") => Ok(true),
             Some("0" | "false" | "no" | "off") => Ok(false),
-            Some(other) => Err(ConfigError::invalid(key, format!("{other:?} is not a boolean (true/false)"))),
+            Some(other) => Err(ConfigError::invalid(
+                key,
+                format!("{other:?} is not a boolean (true/false)"),
+            )),
         }
     }
 }

@@ -8,7 +8,8 @@ fn dir() -> PathBuf {
 
 fn dev(extra: &[(&str, &str)]) -> (Config, PathBuf) {
     let d = dir();
-    let mut pairs: Vec<(String, String)> = vec![("NEXPAY_DATA_DIR".into(), d.display().to_string())];
+    let mut pairs: Vec<(String, String)> =
+        vec![("NEXPAY_DATA_DIR".into(), d.display().to_string())];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     (Config::load(Source::from_pairs(pairs)).unwrap(), d)
 }
@@ -22,55 +23,110 @@ const RK: &str = "legacyReadKey-2b8e4f6a0c9d1e3f7";
 #[test]
 fn dev_generates_secrets_once_and_reuses_them() {
     let (first, d) = dev(&[]);
-    assert_eq!(first.generated_secrets, vec!["ENCRYPTION_KEY", "JWT_SECRET", "ADMIN_PASSWORD"]);
+    assert_eq!(
+        first.generated_secrets,
+        vec!["ENCRYPTION_KEY", "JWT_SECRET", "ADMIN_PASSWORD"]
+    );
     let pairs = vec![("NEXPAY_DATA_DIR".to_string(), d.display().to_string())];
     let second = Config::load(Source::from_pairs(pairs)).unwrap();
     assert!(second.generated_secrets.is_empty());
-    assert_eq!(first.encryption_key.expose(), second.encryption_key.expose());
+    assert_eq!(
+        first.encryption_key.expose(),
+        second.encryption_key.expose()
+    );
     assert_eq!(first.jwt_secret.expose(), second.jwt_secret.expose());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(d.join("secrets.env")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(d.join("secrets.env"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }
 
 #[test]
 fn defaults_and_seed_variable_names() {
-    let (c, d) = dev(&[("DB_HOST", "db"), ("DB_USER", "np"), ("DB_PASSWORD", "s3cret"), ("DB_NAME", "nexpay"), ("APP_DOMAIN", "pay.example.com"), ("REDIS_HOST", "cache"), ("REDIS_PASSWORD", "rpw")]);
+    let (c, d) = dev(&[
+        ("DB_HOST", "db"),
+        ("DB_USER", "np"),
+        ("DB_PASSWORD", "s3cret"),
+        ("DB_NAME", "nexpay"),
+        ("APP_DOMAIN", "pay.example.com"),
+        ("REDIS_HOST", "cache"),
+        ("REDIS_PASSWORD", "rpw"),
+    ]);
     assert_eq!(c.http_port, 9090);
-    assert_eq!(c.database_url.expose(), "postgres://np:s3cret@db:5432/nexpay");
-    assert_eq!(c.database_url_redacted(), "postgres://np:***@db:5432/nexpay");
+    assert_eq!(
+        c.database_url.expose(),
+        "postgres://np:s3cret@db:5432/nexpay"
+    );
+    assert_eq!(
+        c.database_url_redacted(),
+        "postgres://np:***@db:5432/nexpay"
+    );
     assert_eq!(c.public_url, "http://pay.example.com");
-    assert_eq!(c.redis_url.as_ref().unwrap().expose(), "redis://:rpw@cache:6379");
+    assert_eq!(
+        c.redis_url.as_ref().unwrap().expose(),
+        "redis://:rpw@cache:6379"
+    );
     let (c2, _) = dev(&[]);
-    assert_eq!(c2.database_url.expose(), format!("sqlite://{}", c2.data_dir.join("nexpay.db").display()));
+    assert_eq!(
+        c2.database_url.expose(),
+        format!("sqlite://{}", c2.data_dir.join("nexpay.db").display())
+    );
     assert_eq!(c2.public_url, "http://localhost:9090");
     drop(d);
 }
 
 #[test]
 fn debug_output_never_shows_secrets() {
-    let (c, _) = dev(&[("JWT_SECRET", JWT), ("ENCRYPTION_KEY", KEY), ("DATABASE_URL", "postgres://u:topsecretpw@h/db")]);
+    let (c, _) = dev(&[
+        ("JWT_SECRET", JWT),
+        ("ENCRYPTION_KEY", KEY),
+        ("DATABASE_URL", "postgres://u:topsecretpw@h/db"),
+    ]);
     let dbg = format!("{c:?}");
-    assert!(!dbg.contains(JWT) && !dbg.contains(KEY) && !dbg.contains("topsecretpw"), "{dbg}");
+    assert!(
+        !dbg.contains(JWT) && !dbg.contains(KEY) && !dbg.contains("topsecretpw"),
+        "{dbg}"
+    );
 }
 
 fn prod(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let d = dir();
-    let mut all: Vec<(String, String)> = vec![("NEXPAY_ENV".into(), "production".into()), ("NEXPAY_DATA_DIR".into(), d.display().to_string())];
+    let mut all: Vec<(String, String)> = vec![
+        ("NEXPAY_ENV".into(), "production".into()),
+        ("NEXPAY_DATA_DIR".into(), d.display().to_string()),
+    ];
     all.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::load(Source::from_pairs(all))
 }
 
 #[test]
 fn production_refuses_missing_or_weak_secrets_with_a_fix() {
-    let good = [("ENCRYPTION_KEY", KEY), ("JWT_SECRET", JWT), ("ADMIN_PASSWORD", PW), ("X_WRITE_KEY", WK), ("X_READ_KEY", RK), ("APP_DOMAIN", "pay.example.com")];
+    let good = [
+        ("ENCRYPTION_KEY", KEY),
+        ("JWT_SECRET", JWT),
+        ("ADMIN_PASSWORD", PW),
+        ("X_WRITE_KEY", WK),
+        ("X_READ_KEY", RK),
+        ("APP_DOMAIN", "pay.example.com"),
+    ];
     let c = prod(&good).unwrap();
     assert!(c.is_production());
     assert_eq!(c.public_url, "https://pay.example.com");
-    for (name, bad) in [("ENCRYPTION_KEY", None), ("ENCRYPTION_KEY", Some("short")), ("JWT_SECRET", None), ("JWT_SECRET", Some("changeme-changeme-changeme-changeme")), ("ADMIN_PASSWORD", None), ("ADMIN_PASSWORD", Some("admin123")), ("X_WRITE_KEY", None), ("X_READ_KEY", Some("weak"))] {
+    for (name, bad) in [
+        ("ENCRYPTION_KEY", None),
+        ("ENCRYPTION_KEY", Some("short")),
+        ("JWT_SECRET", None),
+        ("JWT_SECRET", Some("changeme-changeme-changeme-changeme")),
+        ("ADMIN_PASSWORD", None),
+        ("ADMIN_PASSWORD", Some("admin123")),
+        ("X_WRITE_KEY", None),
+        ("X_READ_KEY", Some("weak")),
+    ] {
         let pairs: Vec<(&str, &str)> = good
             .iter()
             .filter(|(k, _)| *k != name)
@@ -79,14 +135,24 @@ fn production_refuses_missing_or_weak_secrets_with_a_fix() {
             .collect();
         let err = prod(&pairs).expect_err(name).to_string();
         assert!(err.starts_with(name), "{err}");
-        assert!(err.contains("openssl") || err.contains("required") || err.contains("least") || err.contains("password"), "{err}");
+        assert!(
+            err.contains("openssl")
+                || err.contains("required")
+                || err.contains("least")
+                || err.contains("password"),
+            "{err}"
+        );
     }
 }
 
 #[test]
 fn invalid_values_are_named() {
     let d = dir();
-    let err = Config::load(Source::from_pairs([("PORT", "ninety"), ("NEXPAY_DATA_DIR", d.to_str().unwrap())])).unwrap_err();
+    let err = Config::load(Source::from_pairs([
+        ("PORT", "ninety"),
+        ("NEXPAY_DATA_DIR", d.to_str().unwrap()),
+    ]))
+    .unwrap_err();
     assert!(err.to_string().starts_with("PORT"), "{err}");
 }
 

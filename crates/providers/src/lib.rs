@@ -17,7 +17,11 @@ pub enum ConnectorError {
     /// The provider refused the request (bad credentials, invalid amount...): retrying
     /// the same request will not help.
     #[error("{provider} rejected the request: {code}: {message}")]
-    Rejected { provider: String, code: String, message: String },
+    Rejected {
+        provider: String,
+        code: String,
+        message: String,
+    },
     /// The provider could not be reached or failed (5xx, 429 after retries).
     #[error("{provider} is unavailable: {message}")]
     Unavailable { provider: String, message: String },
@@ -30,5 +34,8 @@ pub trait Connector: Send + Sync + 'static {
     fn supports_currency(&self, currency: Currency) -> bool;
     /// Opens a checkout at the provider. Must be idempotent on
     /// `req.attempt_id`: a retry after a timeout must not create a second payable checkout.
-    async fn create_checkout(&self, req: &CreateCheckout) -> Result<CheckoutCreated, ConnectorError>;
+    async fn create_checkout(
+        &self,
+        req: &CreateCheckout,
+    ) -> Result<CheckoutCreated, ConnectorError>;
 }

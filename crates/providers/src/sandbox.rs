@@ -18,15 +18,24 @@ pub struct SandboxConnector {
 
 impl SandboxConnector {
     pub fn wave(base_url: impl Into<String>) -> Self {
-        SandboxConnector { code: "wave", base_url: base_url.into() }
+        SandboxConnector {
+            code: "wave",
+            base_url: base_url.into(),
+        }
     }
 
     pub fn orange_money(base_url: impl Into<String>) -> Self {
-        SandboxConnector { code: "om", base_url: base_url.into() }
+        SandboxConnector {
+            code: "om",
+            base_url: base_url.into(),
+        }
     }
 
     fn unavailable(&self, message: String) -> ConnectorError {
-        ConnectorError::Unavailable { provider: self.code.to_owned(), message }
+        ConnectorError::Unavailable {
+            provider: self.code.to_owned(),
+            message,
+        }
     }
 }
 
@@ -40,8 +49,13 @@ impl Connector for SandboxConnector {
         currency == Currency::XOF
     }
 
-    async fn create_checkout(&self, req: &CreateCheckout) -> Result<CheckoutCreated, ConnectorError> {
-        if !self.supports_currency(Currency::parse(&req.currency).map_err(|e| self.unavailable(e.to_string()))?) {
+    async fn create_checkout(
+        &self,
+        req: &CreateCheckout,
+    ) -> Result<CheckoutCreated, ConnectorError> {
+        if !self.supports_currency(
+            Currency::parse(&req.currency).map_err(|e| self.unavailable(e.to_string()))?,
+        ) {
             return Err(ConnectorError::Rejected {
                 provider: self.code.to_owned(),
                 code: "unsupported-currency".to_owned(),
@@ -49,24 +63,49 @@ impl Connector for SandboxConnector {
             });
         }
         // Derived from the attempt id, so a retried call returns the same checkout.
-        let suffix: String = base32_lower(req.attempt_id.as_bytes()).chars().rev().take(13).collect();
-        let merchant = url::form_urlencoded::byte_serialize(req.merchant_name.as_bytes()).collect::<String>();
+        let suffix: String = base32_lower(req.attempt_id.as_bytes())
+            .chars()
+            .rev()
+            .take(13)
+            .collect();
+        let merchant =
+            url::form_urlencoded::byte_serialize(req.merchant_name.as_bytes()).collect::<String>();
         let (provider_id, links, qr_text, ttl) = if self.code == "wave" {
             let id = format!("cos-{suffix}");
-            let launch = format!("{}/sandbox/wave/c/{id}?a={}&c={}&m={merchant}", self.base_url, req.amount_minor, req.currency);
-            let links = vec![CheckoutLink { name: "Wave".into(), url: launch.clone(), thumb: "/static/providers/wave.svg".into() }];
+            let launch = format!(
+                "{}/sandbox/wave/c/{id}?a={}&c={}&m={merchant}",
+                self.base_url, req.amount_minor, req.currency
+            );
+            let links = vec![CheckoutLink {
+                name: "Wave".into(),
+                url: launch.clone(),
+                thumb: "/static/providers/wave.svg".into(),
+            }];
             (id, links, launch, chrono::Duration::minutes(30))
         } else {
             let id = format!("om-{}", base32_lower(&random_bytes::<4>()));
             let id = format!("{id}{}", &suffix[..6.min(suffix.len())]);
             let pay = format!("{}/sandbox/om/pay/{id}", self.base_url);
             let links = vec![
-                CheckoutLink { name: "MaxIt".into(), url: format!("{pay}?channel=MAXIT"), thumb: "/static/providers/maxit.svg".into() },
-                CheckoutLink { name: "Orange Money".into(), url: format!("{pay}?channel=OM"), thumb: "/static/providers/om.svg".into() },
+                CheckoutLink {
+                    name: "MaxIt".into(),
+                    url: format!("{pay}?channel=MAXIT"),
+                    thumb: "/static/providers/maxit.svg".into(),
+                },
+                CheckoutLink {
+                    name: "Orange Money".into(),
+                    url: format!("{pay}?channel=OM"),
+                    thumb: "/static/providers/om.svg".into(),
+                },
             ];
             (id, links, pay, chrono::Duration::minutes(10))
         };
         let qr = qr_png_base64(&qr_text).map_err(|e| self.unavailable(e))?;
-        Ok(CheckoutCreated { provider_id, checkout_urls: links, qr_png_base64: Some(qr), expires_at: Utc::now() + ttl })
+        Ok(CheckoutCreated {
+            provider_id,
+            checkout_urls: links,
+            qr_png_base64: Some(qr),
+            expires_at: Utc::now() + ttl,
+        })
     }
 }

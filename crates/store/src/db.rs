@@ -57,7 +57,9 @@ pub(crate) fn sqlite_path(url: &str) -> String {
 
 /// `synchronous = FULL` in WAL mode: a committed payment survives a power cut, not only
 /// a process crash. The benchmark measures its ceiling with the same setting.
-pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+/// `busy_timeout` comes first so that switching to WAL waits for another process instead
+/// of failing at once.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
 fn sqlite_manager(path: String) -> AsyncDieselConnectionManager<SqliteConn> {

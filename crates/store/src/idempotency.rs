@@ -34,7 +34,15 @@ pub struct IdempotencyScope<'a> {
     pub key: &'a str,
 }
 
-type ClaimRow = (String, String, String, Option<i32>, Option<String>, NaiveDateTime, NaiveDateTime);
+type ClaimRow = (
+    String,
+    String,
+    String,
+    Option<i32>,
+    Option<String>,
+    NaiveDateTime,
+    NaiveDateTime,
+);
 
 impl Store {
     /// `stale_after`: a `started` key older than this belongs to a request whose process
@@ -152,8 +160,10 @@ impl Store {
 
     pub async fn purge_expired_idempotency_keys(&self) -> StoreResult<usize> {
         let at = now();
-        transaction!(self, |c| Ok(diesel::delete(ik::table.filter(ik::expires_at.lt(at)))
-            .execute(c)
-            .await?))
+        transaction!(self, |c| Ok(diesel::delete(
+            ik::table.filter(ik::expires_at.lt(at))
+        )
+        .execute(c)
+        .await?))
     }
 }

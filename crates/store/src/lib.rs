@@ -18,10 +18,12 @@ pub mod testing;
 pub use db::{redact_url, BackendKind};
 pub use error::{StoreError, StoreResult};
 pub use idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotencyScope};
-pub use projects::ProjectUpdate;
 pub use migrate::run_migrations;
 pub use models::*;
-pub use payments::{AttemptUpdate, NewPaymentBundle, OutboxEvent, PaymentUpdate, SessionUpdate, StatusChange};
+pub use payments::{
+    AttemptUpdate, NewPaymentBundle, OutboxEvent, PaymentUpdate, SessionUpdate, StatusChange,
+};
+pub use projects::ProjectUpdate;
 
 use chrono::NaiveDateTime;
 
@@ -40,8 +42,9 @@ impl Store {
             let path = db::sqlite_path(url);
             if let Some(parent) = std::path::Path::new(&path).parent() {
                 if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| StoreError::Config(format!("cannot create {parent:?}: {e}")))?;
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::Config(format!("cannot create {parent:?}: {e}"))
+                    })?;
                 }
             }
         }
@@ -59,7 +62,10 @@ impl Store {
     /// A round trip to the database, for readiness probes.
     pub async fn health(&self) -> StoreResult<()> {
         use diesel_async::SimpleAsyncConnection;
-        db::read!(self, |c| c.batch_execute("SELECT 1").await.map_err(StoreError::from))
+        db::read!(self, |c| c
+            .batch_execute("SELECT 1")
+            .await
+            .map_err(StoreError::from))
     }
 }
 

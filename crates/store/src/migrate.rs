@@ -2,7 +2,9 @@
 //! `nexpay migrate`; an applied migration is never edited, only followed by new ones.
 
 use diesel::Connection;
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{
+    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, SimpleAsyncConnection,
+};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::db::{sqlite_path, BackendKind, SQLITE_PRAGMAS};
@@ -10,6 +12,8 @@ use crate::error::{StoreError, StoreResult};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+const SQLITE_ATTEMPTS: usize = 50;
 
 /// Any constant works; it only has to be the same in every replica.
 const MIGRATION_LOCK: i64 = 0x6e65_7870_6179;
@@ -36,16 +40,29 @@ pub async fn run_migrations(url: &str) -> StoreResult<usize> {
         }
         BackendKind::Sqlite => {
             let path = sqlite_path(url);
-            tokio::task::spawn_blocking(move || {
-                let mut conn = diesel::SqliteConnection::establish(&path)
-                    .map_err(|e| StoreError::Migration(e.to_string()))?;
-                diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
-                conn.run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map(|v| v.len())
-                    .map_err(|e| StoreError::Migration(e.to_string()))
-            })
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?
+            // SQLite has no advisory lock: when two processes migrate one file at once,
+            // the loser's migration transaction fails and rolls back; trying again then
+            // finds the winner's work done.
+            let mut last = None;
+            for _ in 0..SQLITE_ATTEMPTS {
+                let path = path.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    let mut conn = diesel::SqliteConnection::establish(&path)
+                        .map_err(|e| StoreError::Migration(e.to_string()))?;
+                    diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
+                    conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|v| v.len())
+                        .map_err(|e| StoreError::Migration(e.to_string()))
+                })
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+                match result {
+                    Ok(n) => return Ok(n),
+                    Err(e) => last = Some(e),
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(last.unwrap_or_else(|| StoreError::Migration("migrations did not run".into())))
         }
     }
 }

@@ -17,7 +17,11 @@ impl Store {
     /// `payments` replica) skips them until the lease ends, so a relay that dies mid-way
     /// only delays its rows. PostgreSQL uses `FOR UPDATE SKIP LOCKED`; SQLite has a single
     /// writer, which serialises claims by itself.
-    pub async fn claim_outbox_batch(&self, limit: i64, lease: Duration) -> StoreResult<Vec<OutboxRow>> {
+    pub async fn claim_outbox_batch(
+        &self,
+        limit: i64,
+        lease: Duration,
+    ) -> StoreResult<Vec<OutboxRow>> {
         let at = now();
         let until = at + lease;
         transaction!(self, |c| {
@@ -26,7 +30,10 @@ impl Store {
                 return Ok(Vec::new());
             }
             diesel::update(o::table.filter(o::id.eq_any(&ids)))
-                .set((o::locked_until.eq(Some(until)), o::attempts.eq(o::attempts + 1)))
+                .set((
+                    o::locked_until.eq(Some(until)),
+                    o::attempts.eq(o::attempts + 1),
+                ))
                 .execute(c)
                 .await?;
             Ok(o::table
@@ -45,7 +52,10 @@ impl Store {
         let at = now();
         transaction!(self, |c| {
             diesel::update(o::table.filter(o::id.eq_any(ids)))
-                .set((o::published_at.eq(Some(at)), o::locked_until.eq(None::<chrono::NaiveDateTime>)))
+                .set((
+                    o::published_at.eq(Some(at)),
+                    o::locked_until.eq(None::<chrono::NaiveDateTime>),
+                ))
                 .execute(c)
                 .await?;
             Ok(())
@@ -100,17 +110,27 @@ macro_rules! claimable {
     };
 }
 
+// Written out as `impl Future + Send` (not `async fn`) because the transaction callers
+// need the future to be `Send`.
 impl ClaimOutbox for diesel_async::AsyncPgConnection {
+    #[allow(clippy::manual_async_fn)]
     fn claimable_outbox_ids(
         &mut self,
         at: NaiveDateTime,
         limit: i64,
     ) -> impl std::future::Future<Output = QueryResult<Vec<String>>> + Send {
-        async move { claimable!(at, limit).for_update().skip_locked().load(self).await }
+        async move {
+            claimable!(at, limit)
+                .for_update()
+                .skip_locked()
+                .load(self)
+                .await
+        }
     }
 }
 
 impl ClaimOutbox for SqliteConn {
+    #[allow(clippy::manual_async_fn)]
     fn claimable_outbox_ids(
         &mut self,
         at: NaiveDateTime,

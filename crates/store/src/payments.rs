@@ -9,7 +9,9 @@ use diesel_async::RunQueryDsl;
 use crate::db::{read, transaction};
 use crate::error::{StoreError, StoreResult};
 use crate::models::{AttemptRow, OutboxRow, PaymentEventRow, PaymentRow, SessionRow};
-use crate::schema::{checkout_sessions as cs, outbox, payment_attempts as pa, payment_events as pe, payments as p};
+use crate::schema::{
+    checkout_sessions as cs, outbox, payment_attempts as pa, payment_events as pe, payments as p,
+};
 use crate::Store;
 
 /// An event to publish, stored in the outbox by the transaction that caused it.
@@ -82,12 +84,29 @@ pub struct AttemptUpdate {
 /// One conditional update: applied only while the row is in one of `from`.
 #[derive(Debug, Clone)]
 pub enum StatusChange {
-    Payment { id: String, from: Vec<String>, set: PaymentUpdate },
-    Session { id: String, from: Vec<String>, set: SessionUpdate },
+    Payment {
+        id: String,
+        from: Vec<String>,
+        set: PaymentUpdate,
+    },
+    Session {
+        id: String,
+        from: Vec<String>,
+        set: SessionUpdate,
+    },
     /// Also requires `updated_at` to be unchanged since the caller read the session:
     /// two customers' clicks on one session cannot both start an attempt.
-    SessionVersioned { id: String, from: Vec<String>, expect_updated_at: NaiveDateTime, set: SessionUpdate },
-    Attempt { id: String, from: Vec<String>, set: AttemptUpdate },
+    SessionVersioned {
+        id: String,
+        from: Vec<String>,
+        expect_updated_at: NaiveDateTime,
+        set: SessionUpdate,
+    },
+    Attempt {
+        id: String,
+        from: Vec<String>,
+        set: AttemptUpdate,
+    },
 }
 
 impl Store {
@@ -101,7 +120,10 @@ impl Store {
                 .execute(c)
                 .await?;
             if let Some(session) = &bundle.session {
-                diesel::insert_into(cs::table).values(session).execute(c).await?;
+                diesel::insert_into(cs::table)
+                    .values(session)
+                    .execute(c)
+                    .await?;
             }
             for h in &bundle.history {
                 diesel::insert_into(pe::table).values(h).execute(c).await?;
@@ -128,7 +150,10 @@ impl Store {
     ) -> StoreResult<()> {
         let at = attempt.created_at;
         transaction!(self, |c| {
-            diesel::insert_into(pa::table).values(attempt).execute(c).await?;
+            diesel::insert_into(pa::table)
+                .values(attempt)
+                .execute(c)
+                .await?;
             apply!(c, changes, history, events, at)
         })
     }
@@ -190,7 +215,10 @@ impl Store {
             .optional()?))
     }
 
-    pub async fn get_payment_by_reference(&self, reference: &str) -> StoreResult<Option<PaymentRow>> {
+    pub async fn get_payment_by_reference(
+        &self,
+        reference: &str,
+    ) -> StoreResult<Option<PaymentRow>> {
         read!(self, |c| Ok(p::table
             .filter(p::reference.eq(reference))
             .select(PaymentRow::as_select())
@@ -240,7 +268,10 @@ impl Store {
             .await?))
     }
 
-    pub async fn list_payment_history(&self, payment_id: &str) -> StoreResult<Vec<PaymentEventRow>> {
+    pub async fn list_payment_history(
+        &self,
+        payment_id: &str,
+    ) -> StoreResult<Vec<PaymentEventRow>> {
         read!(self, |c| Ok(pe::table
             .filter(pe::payment_id.eq(payment_id))
             .order(pe::created_at.asc())
@@ -267,7 +298,11 @@ impl Store {
 
     /// Direct payments (no session) still pending whose open attempts all passed their
     /// provider deadline, for the expiry sweeper.
-    pub async fn list_expired_direct_payments(&self, at: NaiveDateTime, limit: i64) -> StoreResult<Vec<PaymentRow>> {
+    pub async fn list_expired_direct_payments(
+        &self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<PaymentRow>> {
         read!(self, |c| {
             let open_and_alive = pa::table
                 .filter(pa::payment_id.eq(p::id))
@@ -291,11 +326,18 @@ impl Store {
     }
 
     /// Moves the provider deadline of an open attempt (operators, and tests of expiry).
-    pub async fn set_attempt_deadline(&self, id: &str, expires_at: NaiveDateTime) -> StoreResult<bool> {
+    pub async fn set_attempt_deadline(
+        &self,
+        id: &str,
+        expires_at: NaiveDateTime,
+    ) -> StoreResult<bool> {
         transaction!(self, |c| {
             let n = diesel::update(pa::table.find(id))
                 .filter(pa::status.eq_any(["created", "pending"]))
-                .set((pa::expires_at.eq(Some(expires_at)), pa::updated_at.eq(crate::now())))
+                .set((
+                    pa::expires_at.eq(Some(expires_at)),
+                    pa::updated_at.eq(crate::now()),
+                ))
                 .execute(c)
                 .await?;
             Ok(n == 1)
@@ -304,11 +346,18 @@ impl Store {
 
     /// Moves the deadline of a session that is still open (an operator extending or
     /// shortening a checkout window); the sweeper applies the consequences.
-    pub async fn set_session_deadline(&self, id: &str, expires_at: NaiveDateTime) -> StoreResult<bool> {
+    pub async fn set_session_deadline(
+        &self,
+        id: &str,
+        expires_at: NaiveDateTime,
+    ) -> StoreResult<bool> {
         transaction!(self, |c| {
             let n = diesel::update(cs::table.find(id))
                 .filter(cs::status.eq_any(["opened", "pending"]))
-                .set((cs::expires_at.eq(expires_at), cs::updated_at.eq(crate::now())))
+                .set((
+                    cs::expires_at.eq(expires_at),
+                    cs::updated_at.eq(crate::now()),
+                ))
                 .execute(c)
                 .await?;
             Ok(n == 1)
@@ -344,7 +393,12 @@ macro_rules! apply {
                         .execute($c)
                         .await?
                 }
-                StatusChange::SessionVersioned { id, from, expect_updated_at, set } => {
+                StatusChange::SessionVersioned {
+                    id,
+                    from,
+                    expect_updated_at,
+                    set,
+                } => {
                     diesel::update(cs::table.find(id))
                         .filter(cs::status.eq_any(from))
                         .filter(cs::updated_at.eq(expect_updated_at))

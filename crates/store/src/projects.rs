@@ -64,7 +64,11 @@ impl Store {
         })
     }
 
-    pub async fn update_project(&self, id: &str, update: &ProjectUpdate) -> StoreResult<ProjectRow> {
+    pub async fn update_project(
+        &self,
+        id: &str,
+        update: &ProjectUpdate,
+    ) -> StoreResult<ProjectRow> {
         transaction!(self, |c| {
             let n = diesel::update(projects::table.find(id))
                 .filter(projects::archived_at.is_null())
@@ -89,7 +93,10 @@ impl Store {
         transaction!(self, |c| {
             let n = diesel::update(projects::table.find(id))
                 .filter(projects::archived_at.is_null())
-                .set((projects::archived_at.eq(Some(at)), projects::updated_at.eq(at)))
+                .set((
+                    projects::archived_at.eq(Some(at)),
+                    projects::updated_at.eq(at),
+                ))
                 .execute(c)
                 .await?;
             diesel::update(api_keys::table.filter(api_keys::project_id.eq(id)))
@@ -226,7 +233,10 @@ impl Store {
     pub async fn set_provider_enabled(&self, code: &str, enabled: bool) -> StoreResult<bool> {
         transaction!(self, |c| {
             let n = diesel::update(providers::table.find(code))
-                .set((providers::enabled.eq(enabled), providers::updated_at.eq(now())))
+                .set((
+                    providers::enabled.eq(enabled),
+                    providers::updated_at.eq(now()),
+                ))
                 .execute(c)
                 .await?;
             Ok(n == 1)

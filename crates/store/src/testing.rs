@@ -31,7 +31,11 @@ impl TestDb {
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::Config(e.to_string()))?;
         let url = format!("sqlite://{}", dir.join("nexpay.db").display());
         let store = Store::connect(&url, 8).await?;
-        Ok(TestDb { url, store, cleanup: Cleanup::Dir(dir) })
+        Ok(TestDb {
+            url,
+            store,
+            cleanup: Cleanup::Dir(dir),
+        })
     }
 
     pub async fn postgres() -> StoreResult<TestDb> {
@@ -40,10 +44,16 @@ impl TestDb {
         let mut admin = AsyncPgConnection::establish(&admin_url)
             .await
             .map_err(|e| StoreError::Config(format!("cannot reach PostgreSQL for tests: {e}")))?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await?;
         let url = replace_db_name(&admin_url, &name);
         let store = Store::connect(&url, 8).await?;
-        Ok(TestDb { url, store, cleanup: Cleanup::PgDatabase { admin_url, name } })
+        Ok(TestDb {
+            url,
+            store,
+            cleanup: Cleanup::PgDatabase { admin_url, name },
+        })
     }
 
     /// `NEXPAY_TEST_BACKEND=postgres` selects PostgreSQL, anything else SQLite.
@@ -73,7 +83,10 @@ impl Drop for TestDb {
             return;
         }
         let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 rt.block_on(drop_now(cleanup));
             }
         })
@@ -103,7 +116,10 @@ pub fn replace_db_name(url: &str, name: &str) -> String {
             u.set_path(&format!("/{name}"));
             u.to_string()
         }
-        Err(_) => format!("{}/{name}", url.rsplit_once('/').map(|(a, _)| a).unwrap_or(url)),
+        Err(_) => format!(
+            "{}/{name}",
+            url.rsplit_once('/').map(|(a, _)| a).unwrap_or(url)
+        ),
     }
 }
 

@@ -58,8 +58,15 @@ impl TestApp {
         let app = nexpay_standalone::Application::build(config).await?;
         let port = app.port();
         let store = app.store.clone();
-        let first = app.first_start.as_ref().ok_or_else(|| anyhow::anyhow!("fresh instance did not report its first start"))?;
-        let (write_key, read_key, project_id) = (first.write_key.expose().to_owned(), first.read_key.expose().to_owned(), first.project_id.to_string());
+        let first = app
+            .first_start
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("fresh instance did not report its first start"))?;
+        let (write_key, read_key, project_id) = (
+            first.write_key.expose().to_owned(),
+            first.read_key.expose().to_owned(),
+            first.project_id.to_string(),
+        );
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -72,7 +79,9 @@ impl TestApp {
             admin_email: ADMIN_EMAIL.into(),
             admin_password: ADMIN_PASSWORD.into(),
             data_dir,
-            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
             store,
             db: Some(db),
             server,
@@ -84,7 +93,13 @@ impl TestApp {
     }
 
     /// POST JSON with a key; returns (status, headers, body).
-    pub async fn post(&self, path: &str, key: Option<&str>, body: &serde_json::Value, idempotency_key: Option<&str>) -> anyhow::Result<(u16, reqwest::header::HeaderMap, serde_json::Value)> {
+    pub async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: &serde_json::Value,
+        idempotency_key: Option<&str>,
+    ) -> anyhow::Result<(u16, reqwest::header::HeaderMap, serde_json::Value)> {
         let mut req = self.client.post(self.url(path)).json(body);
         if let Some(k) = key {
             req = req.header("x-api-key", k);
@@ -99,7 +114,11 @@ impl TestApp {
         Ok((status, headers, body))
     }
 
-    pub async fn get(&self, path: &str, key: Option<&str>) -> anyhow::Result<(u16, reqwest::header::HeaderMap, serde_json::Value)> {
+    pub async fn get(
+        &self,
+        path: &str,
+        key: Option<&str>,
+    ) -> anyhow::Result<(u16, reqwest::header::HeaderMap, serde_json::Value)> {
         let mut req = self.client.get(self.url(path));
         if let Some(k) = key {
             req = req.header("x-api-key", k);

@@ -25,7 +25,11 @@ impl Caller {
         if self.kind == "write" {
             Ok(())
         } else {
-            Err(ApiError::new(403, "forbidden", "This route needs a write (secret) API key; a read key can only read sessions."))
+            Err(ApiError::new(
+                403,
+                "forbidden",
+                "This route needs a write (secret) API key; a read key can only read sessions.",
+            ))
         }
     }
 }
@@ -41,7 +45,9 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 impl KeyUsage {
     fn should_touch(&self, key_id: &str) -> bool {
-        let Ok(mut map) = self.touched.lock() else { return false };
+        let Ok(mut map) = self.touched.lock() else {
+            return false;
+        };
         let now = Instant::now();
         match map.get(key_id) {
             Some(t) if now.duration_since(*t) < TOUCH_EVERY => false,
@@ -61,22 +67,42 @@ pub async fn authenticate(state: &GatewayState, req: &HttpRequest) -> Result<Cal
         .get("x-api-key")
         .map(|v| v.to_str().unwrap_or_default().trim().to_owned())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::new(401, "missing_api_key", "Send your API key in the x-api-key header"))?;
-    let invalid = || ApiError::new(401, "invalid_api_key", "The API key is unknown, revoked or expired");
+        .ok_or_else(|| {
+            ApiError::new(
+                401,
+                "missing_api_key",
+                "Send your API key in the x-api-key header",
+            )
+        })?;
+    let invalid = || {
+        ApiError::new(
+            401,
+            "invalid_api_key",
+            "The API key is unknown, revoked or expired",
+        )
+    };
     if presented.len() > MAX_KEY_LEN {
         return Err(invalid());
     }
     let hash = hash_api_key(&presented);
     let found = state.store.find_key_by_hash(&hash).await.map_err(|e| {
         tracing::error!(error = %e, "key lookup failed");
-        ApiError::new(503, "service_unavailable", "Authentication is temporarily unavailable; retry.")
+        ApiError::new(
+            503,
+            "service_unavailable",
+            "Authentication is temporarily unavailable; retry.",
+        )
     })?;
-    let Some(found) = found else { return Err(invalid()) };
+    let Some(found) = found else {
+        return Err(invalid());
+    };
     if !constant_time_eq(found.key.key_hash.as_bytes(), hash.as_bytes()) {
         return Err(invalid());
     }
     let at = now();
-    if found.key.revoked_at.is_some_and(|r| r <= at) || found.key.expires_at.is_some_and(|e| e <= at) {
+    if found.key.revoked_at.is_some_and(|r| r <= at)
+        || found.key.expires_at.is_some_and(|e| e <= at)
+    {
         return Err(invalid());
     }
     if state.keys.should_touch(&found.key.id) {
@@ -88,5 +114,10 @@ pub async fn authenticate(state: &GatewayState, req: &HttpRequest) -> Result<Cal
             }
         });
     }
-    Ok(Caller { key_id: found.key.id, project_id: found.project.id, kind: found.key.kind, mode: found.key.mode })
+    Ok(Caller {
+        key_id: found.key.id,
+        project_id: found.project.id,
+        kind: found.key.kind,
+        mode: found.key.mode,
+    })
 }

@@ -17,7 +17,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
-        ApiError { status, code: code.to_owned(), message: message.into(), details: json!([]) }
+        ApiError {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+            details: json!([]),
+        }
     }
 
     pub fn validation(details: Vec<(String, String)>) -> Self {
@@ -25,13 +30,25 @@ impl ApiError {
             Some((field, msg)) if details.len() == 1 => format!("{field}: {msg}"),
             _ => "The request has invalid fields".to_owned(),
         };
-        let details = details.into_iter().map(|(field, message)| json!({"field": field, "message": message})).collect();
-        ApiError { status: 400, code: "validation_error".to_owned(), message, details: serde_json::Value::Array(details) }
+        let details = details
+            .into_iter()
+            .map(|(field, message)| json!({"field": field, "message": message}))
+            .collect();
+        ApiError {
+            status: 400,
+            code: "validation_error".to_owned(),
+            message,
+            details: serde_json::Value::Array(details),
+        }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "internal error");
-        ApiError::new(500, "internal_error", "An internal error occurred; it has been logged.")
+        ApiError::new(
+            500,
+            "internal_error",
+            "An internal error occurred; it has been logged.",
+        )
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -63,23 +80,55 @@ impl ResponseError for ApiError {
 pub(crate) fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     use actix_web::error::JsonPayloadError as E;
     match err {
-        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
-            ApiError::new(413, "payload_too_large", format!("The request body exceeds {limit} bytes"))
-        }
-        E::ContentType => ApiError::new(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json"),
-        E::Deserialize(e) => ApiError::new(400, "invalid_json", format!("The body is not valid JSON: {e}")),
-        other => ApiError::new(400, "invalid_json", format!("The body could not be read: {other}")),
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => ApiError::new(
+            413,
+            "payload_too_large",
+            format!("The request body exceeds {limit} bytes"),
+        ),
+        E::ContentType => ApiError::new(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON with Content-Type: application/json",
+        ),
+        E::Deserialize(e) => ApiError::new(
+            400,
+            "invalid_json",
+            format!("The body is not valid JSON: {e}"),
+        ),
+        other => ApiError::new(
+            400,
+            "invalid_json",
+            format!("The body could not be read: {other}"),
+        ),
     }
 }
 
 pub(crate) fn from_bus(e: nexpay_bus::BusError) -> ApiError {
     use nexpay_bus::{BusError, HandlerError};
     match e {
-        BusError::Handler(HandlerError::Rejected { status, code, message, details }) => ApiError { status, code, message, details },
-        BusError::Timeout => ApiError::new(504, "timeout", "The payment service did not answer in time; retry with the same Idempotency-Key."),
+        BusError::Handler(HandlerError::Rejected {
+            status,
+            code,
+            message,
+            details,
+        }) => ApiError {
+            status,
+            code,
+            message,
+            details,
+        },
+        BusError::Timeout => ApiError::new(
+            504,
+            "timeout",
+            "The payment service did not answer in time; retry with the same Idempotency-Key.",
+        ),
         other => {
             tracing::error!(error = %other, "payments service call failed");
-            ApiError::new(503, "service_unavailable", "The payment service is unavailable; retry with the same Idempotency-Key.")
+            ApiError::new(
+                503,
+                "service_unavailable",
+                "The payment service is unavailable; retry with the same Idempotency-Key.",
+            )
         }
     }
 }

@@ -16,10 +16,15 @@ const MAX_KEY_LEN: usize = 255;
 const ABANDONED_AFTER_SECS: i64 = 60;
 
 pub fn key_from(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
     let v = v.to_str().unwrap_or_default().trim();
     if v.is_empty() || v.len() > MAX_KEY_LEN || !v.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-        return Err(ApiError::validation(vec![("Idempotency-Key".into(), format!("must be 1 to {MAX_KEY_LEN} printable ASCII characters"))]));
+        return Err(ApiError::validation(vec![(
+            "Idempotency-Key".into(),
+            format!("must be 1 to {MAX_KEY_LEN} printable ASCII characters"),
+        )]));
     }
     Ok(Some(v.to_owned()))
 }
@@ -39,9 +44,15 @@ fn canonical(v: &serde_json::Value) -> serde_json::Value {
         serde_json::Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            serde_json::Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect())
+            serde_json::Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k])))
+                    .collect(),
+            )
         }
-        serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(canonical).collect()),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(canonical).collect())
+        }
         other => other.clone(),
     }
 }
@@ -51,18 +62,35 @@ pub enum Begin {
     Replay(HttpResponse),
 }
 
-pub async fn begin(state: &GatewayState, caller: &Caller, key: &str, route: &str, body: &serde_json::Value) -> Result<Begin, ApiError> {
-    let scope = IdempotencyScope { project_id: &caller.project_id, mode: &caller.mode, key };
+pub async fn begin(
+    state: &GatewayState,
+    caller: &Caller,
+    key: &str,
+    route: &str,
+    body: &serde_json::Value,
+) -> Result<Begin, ApiError> {
+    let scope = IdempotencyScope {
+        project_id: &caller.project_id,
+        mode: &caller.mode,
+        key,
+    };
     let ttl = chrono::Duration::seconds(state.config.idempotency_ttl.as_secs() as i64);
     let claim = state
         .store
-        .claim_idempotency_key(&scope, route, &request_hash(route, body), ttl, chrono::Duration::seconds(ABANDONED_AFTER_SECS))
+        .claim_idempotency_key(
+            &scope,
+            route,
+            &request_hash(route, body),
+            ttl,
+            chrono::Duration::seconds(ABANDONED_AFTER_SECS),
+        )
         .await
         .map_err(ApiError::internal)?;
     match claim {
         IdempotencyClaim::Claimed => Ok(Begin::Run),
         IdempotencyClaim::Completed(record) => {
-            let status = actix_web::http::StatusCode::from_u16(record.status_code as u16).unwrap_or(actix_web::http::StatusCode::OK);
+            let status = actix_web::http::StatusCode::from_u16(record.status_code as u16)
+                .unwrap_or(actix_web::http::StatusCode::OK);
             Ok(Begin::Replay(
                 HttpResponse::build(status)
                     .insert_header(("idempotent-replayed", "true"))
@@ -70,17 +98,38 @@ pub async fn begin(state: &GatewayState, caller: &Caller, key: &str, route: &str
                     .body(record.response_body),
             ))
         }
-        IdempotencyClaim::InProgress => Err(ApiError::new(409, "idempotency_error", "A request with this Idempotency-Key is still being processed; retry in a moment.")),
-        IdempotencyClaim::Mismatch => Err(ApiError::new(409, "idempotency_error", "This Idempotency-Key was already used with a different request.")),
+        IdempotencyClaim::InProgress => Err(ApiError::new(
+            409,
+            "idempotency_error",
+            "A request with this Idempotency-Key is still being processed; retry in a moment.",
+        )),
+        IdempotencyClaim::Mismatch => Err(ApiError::new(
+            409,
+            "idempotency_error",
+            "This Idempotency-Key was already used with a different request.",
+        )),
     }
 }
 
-pub async fn finish(state: &GatewayState, caller: &Caller, key: &str, status: u16, body: &serde_json::Value) {
-    let scope = IdempotencyScope { project_id: &caller.project_id, mode: &caller.mode, key };
+pub async fn finish(
+    state: &GatewayState,
+    caller: &Caller,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) {
+    let scope = IdempotencyScope {
+        project_id: &caller.project_id,
+        mode: &caller.mode,
+        key,
+    };
     let result = if status == 503 || status == 504 {
         state.store.release_idempotency_key(&scope).await
     } else {
-        state.store.complete_idempotency_key(&scope, i32::from(status), &body.to_string()).await
+        state
+            .store
+            .complete_idempotency_key(&scope, i32::from(status), &body.to_string())
+            .await
     };
     if let Err(e) = result {
         // The response still goes out; a retry will find the key started and, after the

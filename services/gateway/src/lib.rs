@@ -41,7 +41,12 @@ pub struct GatewayState {
 
 impl GatewayState {
     pub fn new(store: Store, bus: Arc<dyn Bus>, config: GatewayConfig) -> Self {
-        GatewayState { store, bus, config: Arc::new(config), keys: Arc::default() }
+        GatewayState {
+            store,
+            bus,
+            config: Arc::new(config),
+            keys: Arc::default(),
+        }
     }
 }
 
@@ -56,9 +61,15 @@ pub fn configure(state: GatewayState) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.app_data(web::Data::new(state)).app_data(json).service(
             web::scope("/api/v1/payment")
                 .route("/initiate", web::post().to(routes::initiate_payment))
-                .route("/session/initiate", web::post().to(routes::initiate_session))
+                .route(
+                    "/session/initiate",
+                    web::post().to(routes::initiate_session),
+                )
                 .route("/session/{id}", web::get().to(routes::get_session))
-                .route("/session/{id}/checkout", web::post().to(routes::checkout_session))
+                .route(
+                    "/session/{id}/checkout",
+                    web::post().to(routes::checkout_session),
+                )
                 .default_service(web::to(routes::not_found)),
         );
         if serve_openapi {

@@ -109,7 +109,14 @@ fn checkout_session() {}
 #[openapi(
     info(title = "NexPay merchant API", version = "1"),
     paths(initiate_payment, initiate_session, get_session, checkout_session),
-    components(schemas(CustomerIn, InitiatePaymentRequest, InitiateSessionRequest, CheckoutRequest, Envelope, ErrorEnvelope))
+    components(schemas(
+        CustomerIn,
+        InitiatePaymentRequest,
+        InitiateSessionRequest,
+        CheckoutRequest,
+        Envelope,
+        ErrorEnvelope
+    ))
 )]
 pub struct ApiDoc;
 

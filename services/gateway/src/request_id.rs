@@ -19,7 +19,10 @@ pub fn current_request_id() -> String {
 }
 
 fn sane(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 pub struct RequestIdMiddleware;
@@ -36,7 +39,9 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestIdService { service: std::rc::Rc::new(service) }))
+        ready(Ok(RequestIdService {
+            service: std::rc::Rc::new(service),
+        }))
     }
 }
 
@@ -55,7 +60,7 @@ where
 
     actix_web::dev::forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let id = req
             .headers()
             .get(HEADER)
@@ -63,6 +68,11 @@ where
             .filter(|v| sane(v))
             .map(str::to_owned)
             .unwrap_or_else(|| format!("req_{}", nexpay_security::random_hex(12)));
+        // Inner layers (the admin API's own envelope middleware) read the id from the
+        // request: hand them this one, so the header and error bodies always agree.
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            req.headers_mut().insert(HeaderName::from_static(HEADER), v);
+        }
         let service = self.service.clone();
         Box::pin(REQUEST_ID.scope(id.clone(), async move {
             let span = tracing::info_span!("http", request_id = %id, method = %req.method(), path = %req.path());

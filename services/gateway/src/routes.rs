@@ -2,7 +2,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use nexpay_bus::Envelope;
-use nexpay_contracts::{kinds, queues, Caller as CmdCaller, CheckoutSession, CreateSession, InitiatePayment};
+use nexpay_contracts::{
+    kinds, queues, Caller as CmdCaller, CheckoutSession, CreateSession, InitiatePayment,
+};
 use serde_json::{json, Value};
 
 use crate::auth::{authenticate, Caller};
@@ -13,11 +15,15 @@ use crate::validate::Fields;
 use crate::GatewayState;
 
 fn ok(message: &str, data: Value) -> (u16, Value) {
-    (200, json!({"statusCode": 200, "message": message, "data": data}))
+    (
+        200,
+        json!({"statusCode": 200, "message": message, "data": data}),
+    )
 }
 
 fn respond((status, body): (u16, Value)) -> HttpResponse {
-    let code = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let code = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(code).json(body)
 }
 
@@ -26,7 +32,14 @@ fn to_parts(result: Result<(u16, Value), ApiError>) -> (u16, Value) {
 }
 
 /// Runs a write route under the merchant's Idempotency-Key (when given).
-async fn idempotent<F, Fut>(state: &GatewayState, req: &HttpRequest, caller: &Caller, route: &str, body: &Value, run: F) -> Result<HttpResponse, ApiError>
+async fn idempotent<F, Fut>(
+    state: &GatewayState,
+    req: &HttpRequest,
+    caller: &Caller,
+    route: &str,
+    body: &Value,
+    run: F,
+) -> Result<HttpResponse, ApiError>
 where
     F: FnOnce(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<(u16, Value), ApiError>>,
@@ -44,92 +57,152 @@ where
     }
 }
 
-async fn call_payments(state: &GatewayState, kind: &str, payload: Value) -> Result<Value, ApiError> {
+async fn call_payments(
+    state: &GatewayState,
+    kind: &str,
+    payload: Value,
+) -> Result<Value, ApiError> {
     let env = Envelope::new(kind, current_request_id(), payload);
-    state.bus.request(queues::PAYMENTS, env, state.config.rpc_timeout).await.map_err(from_bus)
+    state
+        .bus
+        .request(queues::PAYMENTS, env, state.config.rpc_timeout)
+        .await
+        .map_err(from_bus)
 }
 
 fn cmd_caller(caller: &Caller, request_key: Option<String>) -> CmdCaller {
-    CmdCaller { project_id: caller.project_id.clone(), mode: caller.mode.clone(), request_key }
+    CmdCaller {
+        project_id: caller.project_id.clone(),
+        mode: caller.mode.clone(),
+        request_key,
+    }
 }
 
-pub async fn initiate_payment(state: web::Data<GatewayState>, req: HttpRequest, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+pub async fn initiate_payment(
+    state: web::Data<GatewayState>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&state, &req).await?;
     caller.require_write()?;
     let body = body.into_inner();
-    idempotent(&state, &req, &caller, "payment.initiate", &body, |key| async {
-        let mut f = Fields::new(&body)?;
-        let currency = f.currency();
-        let amount = f.amount(currency);
-        let provider_code = f.req_str("provider_code", 32);
-        let customer = f.customer();
-        let metadata = f.metadata();
-        let client_reference = f.opt_str("client_reference", 255);
-        let urls = f.urls();
-        f.finish()?;
-        let (Some(amount), Some(provider_code), Some(customer)) = (amount, provider_code, customer) else {
-            return Err(ApiError::internal("validated fields missing"));
-        };
-        let cmd = InitiatePayment {
-            caller: cmd_caller(&caller, key),
-            amount_minor: amount.minor(),
-            currency: amount.currency().code().to_owned(),
-            provider_code,
-            customer,
-            metadata,
-            client_reference,
-            urls,
-        };
-        let data = call_payments(&state, kinds::INITIATE_PAYMENT, serde_json::to_value(cmd).map_err(ApiError::internal)?).await?;
-        Ok(ok("Payment data successfully initialized", data))
-    })
+    idempotent(
+        &state,
+        &req,
+        &caller,
+        "payment.initiate",
+        &body,
+        |key| async {
+            let mut f = Fields::new(&body)?;
+            let currency = f.currency();
+            let amount = f.amount(currency);
+            let provider_code = f.req_str("provider_code", 32);
+            let customer = f.customer();
+            let metadata = f.metadata();
+            let client_reference = f.opt_str("client_reference", 255);
+            let urls = f.urls();
+            f.finish()?;
+            let (Some(amount), Some(provider_code), Some(customer)) =
+                (amount, provider_code, customer)
+            else {
+                return Err(ApiError::internal("validated fields missing"));
+            };
+            let cmd = InitiatePayment {
+                caller: cmd_caller(&caller, key),
+                amount_minor: amount.minor(),
+                currency: amount.currency().code().to_owned(),
+                provider_code,
+                customer,
+                metadata,
+                client_reference,
+                urls,
+            };
+            let data = call_payments(
+                &state,
+                kinds::INITIATE_PAYMENT,
+                serde_json::to_value(cmd).map_err(ApiError::internal)?,
+            )
+            .await?;
+            Ok(ok("Payment data successfully initialized", data))
+        },
+    )
     .await
 }
 
-pub async fn initiate_session(state: web::Data<GatewayState>, req: HttpRequest, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+pub async fn initiate_session(
+    state: web::Data<GatewayState>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&state, &req).await?;
     caller.require_write()?;
     let body = body.into_inner();
-    idempotent(&state, &req, &caller, "session.initiate", &body, |key| async {
-        let mut f = Fields::new(&body)?;
-        let currency = f.currency();
-        let amount = f.amount(currency);
-        let customer = f.customer();
-        let metadata = f.metadata();
-        let client_reference = f.opt_str("client_reference", 255);
-        let urls = f.urls();
-        let items = f.items();
-        let expires_in_secs = f.expires_in();
-        f.finish()?;
-        let (Some(amount), Some(customer)) = (amount, customer) else {
-            return Err(ApiError::internal("validated fields missing"));
-        };
-        let cmd = CreateSession {
-            caller: cmd_caller(&caller, key),
-            amount_minor: amount.minor(),
-            currency: amount.currency().code().to_owned(),
-            customer,
-            metadata,
-            items,
-            client_reference,
-            urls,
-            expires_in_secs,
-        };
-        let data = call_payments(&state, kinds::CREATE_SESSION, serde_json::to_value(cmd).map_err(ApiError::internal)?).await?;
-        Ok(ok("Payment session successfully initialized", data))
-    })
+    idempotent(
+        &state,
+        &req,
+        &caller,
+        "session.initiate",
+        &body,
+        |key| async {
+            let mut f = Fields::new(&body)?;
+            let currency = f.currency();
+            let amount = f.amount(currency);
+            let customer = f.customer();
+            let metadata = f.metadata();
+            let client_reference = f.opt_str("client_reference", 255);
+            let urls = f.urls();
+            let items = f.items();
+            let expires_in_secs = f.expires_in();
+            f.finish()?;
+            let (Some(amount), Some(customer)) = (amount, customer) else {
+                return Err(ApiError::internal("validated fields missing"));
+            };
+            let cmd = CreateSession {
+                caller: cmd_caller(&caller, key),
+                amount_minor: amount.minor(),
+                currency: amount.currency().code().to_owned(),
+                customer,
+                metadata,
+                items,
+                client_reference,
+                urls,
+                expires_in_secs,
+            };
+            let data = call_payments(
+                &state,
+                kinds::CREATE_SESSION,
+                serde_json::to_value(cmd).map_err(ApiError::internal)?,
+            )
+            .await?;
+            Ok(ok("Payment session successfully initialized", data))
+        },
+    )
     .await
 }
 
 /// Choose a provider for a session. Read (publishable) keys may do it, as a merchant's
 /// front end does; the body holds only `provider_code`, so redirect URLs cannot change.
-pub async fn checkout_session(state: web::Data<GatewayState>, req: HttpRequest, path: web::Path<String>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+pub async fn checkout_session(
+    state: web::Data<GatewayState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&state, &req).await?;
     let body = body.into_inner();
     let mut f = Fields::new(&body)?;
-    for forbidden in ["success_url", "failure_url", "cancel_url", "amount", "currency"] {
+    for forbidden in [
+        "success_url",
+        "failure_url",
+        "cancel_url",
+        "amount",
+        "currency",
+    ] {
         if f.has(forbidden) {
-            f.errors.push((forbidden.to_owned(), "cannot be changed after the session was created".to_owned()));
+            f.errors.push((
+                forbidden.to_owned(),
+                "cannot be changed after the session was created".to_owned(),
+            ));
         }
     }
     let provider_code = f.req_str("provider_code", 32);
@@ -140,19 +213,34 @@ pub async fn checkout_session(state: web::Data<GatewayState>, req: HttpRequest, 
         session_id: path.into_inner(),
         provider_code: provider_code.unwrap_or_default(),
     };
-    let data = call_payments(&state, kinds::CHECKOUT_SESSION, serde_json::to_value(cmd).map_err(ApiError::internal)?).await?;
+    let data = call_payments(
+        &state,
+        kinds::CHECKOUT_SESSION,
+        serde_json::to_value(cmd).map_err(ApiError::internal)?,
+    )
+    .await?;
     Ok(respond(ok("Payment data successfully initialized", data)))
 }
 
-pub async fn get_session(state: web::Data<GatewayState>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_session(
+    state: web::Data<GatewayState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&state, &req).await?;
     let id = path.into_inner();
     let not_found = || ApiError::new(404, "not_found", "Payment session not found");
     if nexpay_domain::SessionId::parse(&id).is_err() {
         return Err(not_found());
     }
-    let view = state.store.get_session_view(&id).await.map_err(ApiError::internal)?;
-    let Some((session, payment, attempt)) = view else { return Err(not_found()) };
+    let view = state
+        .store
+        .get_session_view(&id)
+        .await
+        .map_err(ApiError::internal)?;
+    let Some((session, payment, attempt)) = view else {
+        return Err(not_found());
+    };
     // Another project's session, or the other mode's: indistinguishable from unknown.
     if session.project_id != caller.project_id || session.mode != caller.mode {
         return Err(not_found());
@@ -163,12 +251,21 @@ pub async fn get_session(state: web::Data<GatewayState>, req: HttpRequest, path:
     };
     let provider = match provider {
         Some(code) => {
-            let rows = state.store.list_providers().await.map_err(ApiError::internal)?;
-            rows.into_iter().find(|p| p.code == code).map(|p| json!({"name": p.name, "code": p.code}))
+            let rows = state
+                .store
+                .list_providers()
+                .await
+                .map_err(ApiError::internal)?;
+            rows.into_iter()
+                .find(|p| p.code == code)
+                .map(|p| json!({"name": p.name, "code": p.code}))
         }
         None => None,
     };
-    let at = |t: chrono::NaiveDateTime| chrono::TimeZone::from_utc_datetime(&chrono::Utc, &t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at = |t: chrono::NaiveDateTime| {
+        chrono::TimeZone::from_utc_datetime(&chrono::Utc, &t)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
     let amount = match nexpay_domain::Currency::parse(&session.currency) {
         Ok(c) if c.exponent() == 0 => json!(session.amount),
         _ => json!(session.amount.to_string()),

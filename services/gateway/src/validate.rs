@@ -15,8 +15,14 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     pub fn new(body: &'a Value) -> Result<Fields<'a>, ApiError> {
         match body.as_object() {
-            Some(obj) => Ok(Fields { obj, errors: Vec::new() }),
-            None => Err(ApiError::validation(vec![("body".into(), "must be a JSON object".into())])),
+            Some(obj) => Ok(Fields {
+                obj,
+                errors: Vec::new(),
+            }),
+            None => Err(ApiError::validation(vec![(
+                "body".into(),
+                "must be a JSON object".into(),
+            )])),
         }
     }
 
@@ -56,7 +62,10 @@ impl<'a> Fields<'a> {
         match Currency::parse(&code) {
             Ok(c) => Some(c),
             Err(_) => {
-                self.err("currency", format!("unsupported currency {code:?} (supported: XOF)"));
+                self.err(
+                    "currency",
+                    format!("unsupported currency {code:?} (supported: XOF)"),
+                );
                 None
             }
         }
@@ -99,7 +108,11 @@ impl<'a> Fields<'a> {
     }
 
     pub fn urls(&mut self) -> RedirectUrls {
-        RedirectUrls { success_url: self.url("success_url"), failure_url: self.url("failure_url"), cancel_url: self.url("cancel_url") }
+        RedirectUrls {
+            success_url: self.url("success_url"),
+            failure_url: self.url("failure_url"),
+            cancel_url: self.url("cancel_url"),
+        }
     }
 
     pub fn customer(&mut self) -> Option<Customer> {
@@ -111,24 +124,39 @@ impl<'a> Fields<'a> {
             self.err("customer", "must be an object");
             return None;
         };
-        let mut sub = Fields { obj, errors: Vec::new() };
+        let mut sub = Fields {
+            obj,
+            errors: Vec::new(),
+        };
         let name = sub.opt_str("name", 200);
-        let email = sub.opt_str("email", 254).and_then(|e| match Email::parse(&e) {
-            Ok(e) => Some(e.as_str().to_owned()),
-            Err(err) => {
-                sub.err("email", err.to_string());
-                None
-            }
-        });
-        let phone = sub.req_str("phone", 32).and_then(|p| match PhoneNumber::parse(&p) {
-            Ok(p) => Some(p.as_str().to_owned()),
-            Err(err) => {
-                sub.err("phone", err.to_string());
-                None
-            }
-        });
-        self.errors.extend(sub.errors.into_iter().map(|(f, m)| (format!("customer.{f}"), m)));
-        Some(Customer { name, email, phone: phone? })
+        let email = sub
+            .opt_str("email", 254)
+            .and_then(|e| match Email::parse(&e) {
+                Ok(e) => Some(e.as_str().to_owned()),
+                Err(err) => {
+                    sub.err("email", err.to_string());
+                    None
+                }
+            });
+        let phone = sub
+            .req_str("phone", 32)
+            .and_then(|p| match PhoneNumber::parse(&p) {
+                Ok(p) => Some(p.as_str().to_owned()),
+                Err(err) => {
+                    sub.err("phone", err.to_string());
+                    None
+                }
+            });
+        self.errors.extend(
+            sub.errors
+                .into_iter()
+                .map(|(f, m)| (format!("customer.{f}"), m)),
+        );
+        Some(Customer {
+            name,
+            email,
+            phone: phone?,
+        })
     }
 
     pub fn metadata(&mut self) -> Value {
@@ -137,7 +165,11 @@ impl<'a> Fields<'a> {
             Ok(m) => m.into_value(),
             Err(errs) => {
                 for e in errs {
-                    let field = if e.field.starts_with("metadata") { e.field } else { format!("metadata.{}", e.field) };
+                    let field = if e.field.starts_with("metadata") {
+                        e.field
+                    } else {
+                        format!("metadata.{}", e.field)
+                    };
                     self.errors.push((field, e.message));
                 }
                 Value::Object(Map::new())
@@ -153,12 +185,28 @@ impl<'a> Fields<'a> {
         };
         let mut items = Vec::new();
         for (i, it) in arr.iter().enumerate() {
-            let label = it.get("label").and_then(Value::as_str).filter(|s| !s.is_empty() && s.chars().count() <= 200);
-            let unit = it.get("unitPrice").and_then(Value::as_i64).filter(|n| *n >= 0);
-            let qty = it.get("quantity").and_then(Value::as_i64).filter(|n| (1..=10_000).contains(n));
+            let label = it
+                .get("label")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty() && s.chars().count() <= 200);
+            let unit = it
+                .get("unitPrice")
+                .and_then(Value::as_i64)
+                .filter(|n| *n >= 0);
+            let qty = it
+                .get("quantity")
+                .and_then(Value::as_i64)
+                .filter(|n| (1..=10_000).contains(n));
             match (label, unit, qty) {
-                (Some(l), Some(u), Some(q)) => items.push(Item { label: l.to_owned(), unit_price: u, quantity: q }),
-                _ => self.err(&format!("items[{i}]"), "needs label (text), unitPrice (integer ≥ 0) and quantity (1 to 10000)"),
+                (Some(l), Some(u), Some(q)) => items.push(Item {
+                    label: l.to_owned(),
+                    unit_price: u,
+                    quantity: q,
+                }),
+                _ => self.err(
+                    &format!("items[{i}]"),
+                    "needs label (text), unitPrice (integer ≥ 0) and quantity (1 to 10000)",
+                ),
             }
         }
         Some(items)
@@ -170,7 +218,10 @@ impl<'a> Fields<'a> {
             Some(v) => match v.as_u64().filter(|n| (60..=86_400).contains(n)) {
                 Some(n) => Some(n),
                 None => {
-                    self.err("expires_in", "must be a number of seconds between 60 and 86400");
+                    self.err(
+                        "expires_in",
+                        "must be a number of seconds between 60 and 86400",
+                    );
                     None
                 }
             },

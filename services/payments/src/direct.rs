@@ -3,9 +3,15 @@
 //! so a crash between the two leaves a trace that reconciliation can finish.
 
 use nexpay_bus::{BusError, Envelope, HandlerError};
-use nexpay_contracts::{kinds, queues, Caller, CheckoutCreated, CreateCheckout, Customer, InitiatePayment, PaymentInitiated};
+use nexpay_contracts::{
+    kinds, queues, Caller, CheckoutCreated, CreateCheckout, Customer, InitiatePayment,
+    PaymentInitiated,
+};
 use nexpay_domain::{AttemptId, EventType, PaymentId, PaymentReference};
-use nexpay_store::{now, AttemptRow, AttemptUpdate, NewPaymentBundle, PaymentRow, PaymentUpdate, ProjectRow, ProviderRow, SessionRow, SessionUpdate, StatusChange, StoreError};
+use nexpay_store::{
+    now, AttemptRow, AttemptUpdate, NewPaymentBundle, PaymentRow, PaymentUpdate, ProjectRow,
+    ProviderRow, SessionRow, SessionUpdate, StatusChange, StoreError,
+};
 
 use crate::events::{history, merchant_event};
 use crate::views::payment_view;
@@ -56,21 +62,49 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 impl Payments {
-    pub async fn initiate_payment(&self, cmd: InitiatePayment, corr: &str) -> Result<PaymentInitiated, HandlerError> {
+    pub async fn initiate_payment(
+        &self,
+        cmd: InitiatePayment,
+        corr: &str,
+    ) -> Result<PaymentInitiated, HandlerError> {
         let caller = &cmd.caller;
         if let Some(key) = &caller.request_key {
-            if let Some(existing) = self.store.find_payment_by_request_key(&caller.project_id, &caller.mode, key).await.map_err(store_error)? {
+            if let Some(existing) = self
+                .store
+                .find_payment_by_request_key(&caller.project_id, &caller.mode, key)
+                .await
+                .map_err(store_error)?
+            {
                 return self.resume(existing, corr).await;
             }
         }
         let project = self.project(&caller.project_id).await?;
-        let provider = self.available_provider(&cmd.provider_code, &cmd.currency).await?;
+        let provider = self
+            .available_provider(&cmd.provider_code, &cmd.currency)
+            .await?;
         let at = now();
-        let mut payment = pending_payment(&cmd.caller, None, cmd.amount_minor, &cmd.currency, &cmd.customer, &cmd.metadata, cmd.client_reference.clone(), at);
+        let mut payment = pending_payment(
+            &cmd.caller,
+            None,
+            cmd.amount_minor,
+            &cmd.currency,
+            &cmd.customer,
+            &cmd.metadata,
+            cmd.client_reference.clone(),
+            at,
+        );
         payment.provider_code = Some(provider.code.clone());
         payment.request_key = caller.request_key.clone();
         let bundle = NewPaymentBundle {
-            history: vec![history(&payment.id, None, "payment.created", None, "PENDING", serde_json::json!({}), at)],
+            history: vec![history(
+                &payment.id,
+                None,
+                "payment.created",
+                None,
+                "PENDING",
+                serde_json::json!({}),
+                at,
+            )],
             payment: payment.clone(),
             session: None,
             events: vec![],
@@ -80,28 +114,51 @@ impl Payments {
             // A concurrent request with the same Idempotency-Key won the insert.
             Err(StoreError::Conflict(_)) if caller.request_key.is_some() => {
                 let key = caller.request_key.as_deref().unwrap_or_default();
-                let existing = self.store.find_payment_by_request_key(&caller.project_id, &caller.mode, key).await.map_err(store_error)?;
+                let existing = self
+                    .store
+                    .find_payment_by_request_key(&caller.project_id, &caller.mode, key)
+                    .await
+                    .map_err(store_error)?;
                 return match existing {
                     Some(p) => self.resume(p, corr).await,
-                    None => Err(rejected(409, "conflict", "A concurrent request is creating this payment; retry.")),
+                    None => Err(rejected(
+                        409,
+                        "conflict",
+                        "A concurrent request is creating this payment; retry.",
+                    )),
                 };
             }
             Err(e) => return Err(store_error(e)),
         }
-        self.run_attempt(&payment, None, &project, &provider, Vec::new(), corr).await
+        self.run_attempt(&payment, None, &project, &provider, Vec::new(), corr)
+            .await
     }
 
     /// A retried request found the payment its key created: answer with it, finishing the
     /// provider call if the first request died (or timed out) before recording it.
-    async fn resume(&self, payment: PaymentRow, corr: &str) -> Result<PaymentInitiated, HandlerError> {
-        let attempts = self.store.list_attempts(&payment.id).await.map_err(store_error)?;
+    async fn resume(
+        &self,
+        payment: PaymentRow,
+        corr: &str,
+    ) -> Result<PaymentInitiated, HandlerError> {
+        let attempts = self
+            .store
+            .list_attempts(&payment.id)
+            .await
+            .map_err(store_error)?;
         let Some(attempt) = attempts.last() else {
-            return Err(rejected(409, "conflict", "The payment is being created; retry."));
+            return Err(rejected(
+                409,
+                "conflict",
+                "The payment is being created; retry.",
+            ));
         };
         let provider = self.provider_row(&attempt.provider_code).await?;
         if attempt.status == "created" {
             let project = self.project(&payment.project_id).await?;
-            return self.complete_attempt(&payment, attempt, &project, &provider, corr).await;
+            return self
+                .complete_attempt(&payment, attempt, &project, &provider, corr)
+                .await;
         }
         Ok(payment_view(&payment, attempt, &provider))
     }
@@ -118,12 +175,21 @@ impl Payments {
         corr: &str,
     ) -> Result<PaymentInitiated, HandlerError> {
         let at = now();
-        let previous = self.store.list_attempts(&payment.id).await.map_err(store_error)?.len();
+        let previous = self
+            .store
+            .list_attempts(&payment.id)
+            .await
+            .map_err(store_error)?
+            .len();
         let attempt = AttemptRow {
             id: AttemptId::generate().into_string(),
             payment_id: payment.id.clone(),
             provider_code: provider.code.clone(),
-            provider_reference: if previous == 0 { payment.reference.clone() } else { format!("{}-{}", payment.reference, previous + 1) },
+            provider_reference: if previous == 0 {
+                payment.reference.clone()
+            } else {
+                format!("{}-{}", payment.reference, previous + 1)
+            },
             provider_id: None,
             provider_transaction_id: None,
             status: "created".to_owned(),
@@ -140,26 +206,63 @@ impl Payments {
         changes.push(StatusChange::Payment {
             id: payment.id.clone(),
             from: strings(&["PENDING"]),
-            set: PaymentUpdate { provider_code: Some(Some(provider.code.clone())), updated_at: Some(at), ..Default::default() },
+            set: PaymentUpdate {
+                provider_code: Some(Some(provider.code.clone())),
+                updated_at: Some(at),
+                ..Default::default()
+            },
         });
         if let Some(s) = session {
             changes.push(StatusChange::SessionVersioned {
                 id: s.id.clone(),
                 from: strings(&["opened", "pending"]),
                 expect_updated_at: s.updated_at,
-                set: SessionUpdate { status: Some("pending".to_owned()), updated_at: Some(at) },
+                set: SessionUpdate {
+                    status: Some("pending".to_owned()),
+                    updated_at: Some(at),
+                },
             });
         }
         let mut current = payment.clone();
         current.provider_code = Some(provider.code.clone());
-        let hist = [history(&payment.id, Some(&attempt.id), "attempt.started", Some("PENDING"), "PENDING", serde_json::json!({"provider": provider.code}), at)];
-        let events = [merchant_event(EventType::PaymentPending, &current, project, Some(provider), None, false, corr, at)];
-        match self.store.insert_attempt(&attempt, &changes, &hist, &events).await {
+        let hist = [history(
+            &payment.id,
+            Some(&attempt.id),
+            "attempt.started",
+            Some("PENDING"),
+            "PENDING",
+            serde_json::json!({"provider": provider.code}),
+            at,
+        )];
+        let events = [merchant_event(
+            EventType::PaymentPending,
+            &current,
+            project,
+            Some(provider),
+            None,
+            false,
+            corr,
+            at,
+        )];
+        match self
+            .store
+            .insert_attempt(&attempt, &changes, &hist, &events)
+            .await
+        {
             Ok(()) => self.committed(),
-            Err(StoreError::Stale(_)) => return Err(rejected(409, "conflict", "The session changed while choosing a provider; reload it and try again.")),
+            // Stale: a concurrent choice changed the session first. Conflict: a concurrent
+            // attempt took the same provider reference (same attempt number) first.
+            Err(StoreError::Stale(_) | StoreError::Conflict(_)) => {
+                return Err(rejected(
+                    409,
+                    "conflict",
+                    "The session changed while choosing a provider; reload it and try again.",
+                ))
+            }
             Err(e) => return Err(store_error(e)),
         }
-        self.complete_attempt(&current, &attempt, project, provider, corr).await
+        self.complete_attempt(&current, &attempt, project, provider, corr)
+            .await
     }
 
     async fn complete_attempt(
@@ -174,9 +277,19 @@ impl Payments {
             Some(id) => self.store.get_session(id).await.map_err(store_error)?,
             None => None,
         };
-        let success_url = session.as_ref().and_then(|s| s.success_url.clone()).or_else(|| project.success_url.clone());
-        let error_url = session.as_ref().and_then(|s| s.failure_url.clone().or_else(|| s.cancel_url.clone())).or_else(|| project.failure_url.clone());
-        let fallback = format!("{}/checkout/{}", self.config.public_url, payment.session_id.as_deref().unwrap_or("done"));
+        let success_url = session
+            .as_ref()
+            .and_then(|s| s.success_url.clone())
+            .or_else(|| project.success_url.clone());
+        let error_url = session
+            .as_ref()
+            .and_then(|s| s.failure_url.clone().or_else(|| s.cancel_url.clone()))
+            .or_else(|| project.failure_url.clone());
+        let fallback = format!(
+            "{}/checkout/{}",
+            self.config.public_url,
+            payment.session_id.as_deref().unwrap_or("done")
+        );
         let cmd = CreateCheckout {
             provider_code: provider.code.clone(),
             mode: payment.mode.clone(),
@@ -189,52 +302,130 @@ impl Payments {
             success_url: success_url.unwrap_or_else(|| fallback.clone()),
             error_url: error_url.unwrap_or(fallback),
         };
-        let request = Envelope::new(kinds::CREATE_CHECKOUT, corr, serde_json::to_value(&cmd).unwrap_or_default());
-        match self.bus.request(queues::PROVIDERS, request, self.config.provider_timeout).await {
+        let request = Envelope::new(
+            kinds::CREATE_CHECKOUT,
+            corr,
+            serde_json::to_value(&cmd).unwrap_or_default(),
+        );
+        match self
+            .bus
+            .request(queues::PROVIDERS, request, self.config.provider_timeout)
+            .await
+        {
             Ok(value) => {
-                let created: CheckoutCreated = serde_json::from_value(value).map_err(|e| HandlerError::Permanent(format!("bad provider reply: {e}")))?;
-                self.record_checkout(payment, attempt, provider, created).await
+                let created: CheckoutCreated = serde_json::from_value(value)
+                    .map_err(|e| HandlerError::Permanent(format!("bad provider reply: {e}")))?;
+                self.record_checkout(payment, attempt, provider, created)
+                    .await
             }
-            Err(BusError::Handler(HandlerError::Rejected { status, code, message, .. })) => {
-                self.record_creation_failure(payment, attempt, project, provider, &code, &message, corr).await?;
+            Err(BusError::Handler(HandlerError::Rejected {
+                status,
+                code,
+                message,
+                ..
+            })) => {
+                self.record_creation_failure(
+                    payment, attempt, project, provider, &code, &message, corr,
+                )
+                .await?;
                 Err(match status {
                     422 => rejected(422, &code, message),
-                    503 => rejected(503, "provider_unavailable", format!("{} is unavailable: {message}", provider.name)),
-                    _ => rejected(502, "provider_error", format!("{} refused the payment: {message}", provider.name)),
+                    503 => rejected(
+                        503,
+                        "provider_unavailable",
+                        format!("{} is unavailable: {message}", provider.name),
+                    ),
+                    _ => rejected(
+                        502,
+                        "provider_error",
+                        format!("{} refused the payment: {message}", provider.name),
+                    ),
                 })
             }
-            Err(BusError::Timeout) => Err(rejected(504, "provider_timeout", format!("{} did not answer in time; retry with the same Idempotency-Key.", provider.name))),
-            Err(e) => Err(rejected(503, "provider_unavailable", format!("{} cannot be reached right now ({e}); retry with the same Idempotency-Key.", provider.name))),
+            Err(BusError::Timeout) => Err(rejected(
+                504,
+                "provider_timeout",
+                format!(
+                    "{} did not answer in time; retry with the same Idempotency-Key.",
+                    provider.name
+                ),
+            )),
+            Err(e) => Err(rejected(
+                503,
+                "provider_unavailable",
+                format!(
+                    "{} cannot be reached right now ({e}); retry with the same Idempotency-Key.",
+                    provider.name
+                ),
+            )),
         }
     }
 
-    async fn record_checkout(&self, payment: &PaymentRow, attempt: &AttemptRow, provider: &ProviderRow, created: CheckoutCreated) -> Result<PaymentInitiated, HandlerError> {
+    async fn record_checkout(
+        &self,
+        payment: &PaymentRow,
+        attempt: &AttemptRow,
+        provider: &ProviderRow,
+        created: CheckoutCreated,
+    ) -> Result<PaymentInitiated, HandlerError> {
         let at = now();
         let set = AttemptUpdate {
             status: Some("pending".to_owned()),
             provider_id: Some(Some(created.provider_id.clone())),
-            checkout_urls: Some(serde_json::to_string(&created.checkout_urls).unwrap_or_else(|_| "[]".to_owned())),
+            checkout_urls: Some(
+                serde_json::to_string(&created.checkout_urls).unwrap_or_else(|_| "[]".to_owned()),
+            ),
             qr_png_base64: Some(created.qr_png_base64.clone()),
             expires_at: Some(Some(created.expires_at.naive_utc())),
             updated_at: Some(at),
             ..Default::default()
         };
-        let changes = [StatusChange::Attempt { id: attempt.id.clone(), from: strings(&["created"]), set }];
-        let hist = [history(&payment.id, Some(&attempt.id), "attempt.opened", Some("created"), "pending", serde_json::json!({"provider_id": created.provider_id}), at)];
+        let changes = [StatusChange::Attempt {
+            id: attempt.id.clone(),
+            from: strings(&["created"]),
+            set,
+        }];
+        let hist = [history(
+            &payment.id,
+            Some(&attempt.id),
+            "attempt.opened",
+            Some("created"),
+            "pending",
+            serde_json::json!({"provider_id": created.provider_id}),
+            at,
+        )];
         match self.store.apply_changes(&changes, &hist, &[], at).await {
             Ok(()) | Err(StoreError::Stale(_)) => {}
             Err(e) => return Err(store_error(e)),
         }
-        let fresh = self.store.list_attempts(&payment.id).await.map_err(store_error)?;
+        let fresh = self
+            .store
+            .list_attempts(&payment.id)
+            .await
+            .map_err(store_error)?;
         let current = fresh.iter().find(|a| a.id == attempt.id).unwrap_or(attempt);
-        let payment = self.store.get_payment(&payment.id).await.map_err(store_error)?.unwrap_or_else(|| payment.clone());
+        let payment = self
+            .store
+            .get_payment(&payment.id)
+            .await
+            .map_err(store_error)?
+            .unwrap_or_else(|| payment.clone());
         Ok(payment_view(&payment, current, provider))
     }
 
     /// The provider refused to open the checkout. A session stays payable (the customer
     /// may pick another provider); a direct payment has no other attempt, so it fails.
     #[allow(clippy::too_many_arguments)]
-    async fn record_creation_failure(&self, payment: &PaymentRow, attempt: &AttemptRow, project: &ProjectRow, provider: &ProviderRow, code: &str, message: &str, corr: &str) -> Result<(), HandlerError> {
+    async fn record_creation_failure(
+        &self,
+        payment: &PaymentRow,
+        attempt: &AttemptRow,
+        project: &ProjectRow,
+        provider: &ProviderRow,
+        code: &str,
+        message: &str,
+        corr: &str,
+    ) -> Result<(), HandlerError> {
         let at = now();
         let mut changes = vec![StatusChange::Attempt {
             id: attempt.id.clone(),
@@ -248,14 +439,55 @@ impl Payments {
                 ..Default::default()
             },
         }];
-        let mut hist = vec![history(&payment.id, Some(&attempt.id), "attempt.failed", Some("created"), "failed", serde_json::json!({"code": code}), at)];
+        let mut hist = vec![history(
+            &payment.id,
+            Some(&attempt.id),
+            "attempt.failed",
+            Some("created"),
+            "failed",
+            serde_json::json!({"code": code}),
+            at,
+        )];
         let mut events = Vec::new();
         if let Some(session_id) = &payment.session_id {
-            changes.push(StatusChange::Session { id: session_id.clone(), from: strings(&["pending"]), set: SessionUpdate { status: Some("opened".to_owned()), updated_at: Some(at) } });
+            changes.push(StatusChange::Session {
+                id: session_id.clone(),
+                from: strings(&["pending"]),
+                set: SessionUpdate {
+                    status: Some("opened".to_owned()),
+                    updated_at: Some(at),
+                },
+            });
         } else {
-            changes.push(StatusChange::Payment { id: payment.id.clone(), from: strings(&["PENDING"]), set: PaymentUpdate { status: Some("FAILED".to_owned()), resolved_at: Some(Some(at)), updated_at: Some(at), ..Default::default() } });
-            hist.push(history(&payment.id, Some(&attempt.id), "payment.failed", Some("PENDING"), "FAILED", serde_json::json!({"code": code}), at));
-            events.push(merchant_event(EventType::PaymentFailed, payment, project, Some(provider), Some(at), false, corr, at));
+            changes.push(StatusChange::Payment {
+                id: payment.id.clone(),
+                from: strings(&["PENDING"]),
+                set: PaymentUpdate {
+                    status: Some("FAILED".to_owned()),
+                    resolved_at: Some(Some(at)),
+                    updated_at: Some(at),
+                    ..Default::default()
+                },
+            });
+            hist.push(history(
+                &payment.id,
+                Some(&attempt.id),
+                "payment.failed",
+                Some("PENDING"),
+                "FAILED",
+                serde_json::json!({"code": code}),
+                at,
+            ));
+            events.push(merchant_event(
+                EventType::PaymentFailed,
+                payment,
+                project,
+                Some(provider),
+                Some(at),
+                false,
+                corr,
+                at,
+            ));
         }
         match self.store.apply_changes(&changes, &hist, &events, at).await {
             Ok(()) => {
@@ -286,13 +518,25 @@ impl Payments {
         })
     }
 
-    pub(crate) async fn available_provider(&self, code: &str, currency: &str) -> Result<ProviderRow, HandlerError> {
+    pub(crate) async fn available_provider(
+        &self,
+        code: &str,
+        currency: &str,
+    ) -> Result<ProviderRow, HandlerError> {
         let provider = self.provider_row(code).await?;
         if !provider.enabled {
-            return Err(rejected(422, "provider_unavailable", format!("{} is not enabled on this instance", provider.name)));
+            return Err(rejected(
+                422,
+                "provider_unavailable",
+                format!("{} is not enabled on this instance", provider.name),
+            ));
         }
         if !provider_accepts(code, currency) {
-            return Err(rejected(422, "unsupported_currency", format!("{} does not accept {currency}", provider.name)));
+            return Err(rejected(
+                422,
+                "unsupported_currency",
+                format!("{} does not accept {currency}", provider.name),
+            ));
         }
         Ok(provider)
     }

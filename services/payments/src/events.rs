@@ -6,7 +6,8 @@ use nexpay_domain::{Currency, EventId, EventType, Money};
 use nexpay_store::{OutboxEvent, PaymentEventRow, PaymentRow, ProjectRow, ProviderRow};
 
 pub(crate) fn rfc3339(at: NaiveDateTime) -> String {
-    Utc.from_utc_datetime(&at).to_rfc3339_opts(SecondsFormat::Millis, true)
+    Utc.from_utc_datetime(&at)
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub(crate) fn history(
@@ -68,9 +69,16 @@ pub(crate) fn merchant_event(
                 email: payment.payer_email.clone(),
                 phone: payment.payer_phone.clone(),
             },
-            provider: provider.map(|p| NamedRef { name: p.name.clone(), code: p.code.clone() }),
-            project: ProjectRef { id: project.id.clone(), name: project.name.clone() },
-            metadata: serde_json::from_str(&payment.metadata).unwrap_or_else(|_| serde_json::json!({})),
+            provider: provider.map(|p| NamedRef {
+                name: p.name.clone(),
+                code: p.code.clone(),
+            }),
+            project: ProjectRef {
+                id: project.id.clone(),
+                name: project.name.clone(),
+            },
+            metadata: serde_json::from_str(&payment.metadata)
+                .unwrap_or_else(|_| serde_json::json!({})),
             reference: payment.reference.clone(),
             session_id: payment.session_id.clone(),
             currency: payment.currency.clone(),

@@ -40,17 +40,30 @@ pub struct Payments {
 
 impl Payments {
     pub fn new(store: Store, bus: Arc<dyn Bus>, config: PaymentsConfig) -> Payments {
-        Payments { store, bus, config: Arc::new(config), outbox_signal: Arc::new(tokio::sync::Notify::new()) }
+        Payments {
+            store,
+            bus,
+            config: Arc::new(config),
+            outbox_signal: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     /// Serves the payments command queue.
     pub async fn serve(&self, opts: ConsumerOptions) -> Result<ConsumerHandle, BusError> {
-        let handler = Arc::new(commands::CommandHandler { payments: self.clone() });
-        self.bus.serve(nexpay_contracts::queues::PAYMENTS, handler, opts).await
+        let handler = Arc::new(commands::CommandHandler {
+            payments: self.clone(),
+        });
+        self.bus
+            .serve(nexpay_contracts::queues::PAYMENTS, handler, opts)
+            .await
     }
 
     pub fn outbox_relay(&self) -> OutboxRelay {
-        OutboxRelay::new(self.store.clone(), self.bus.clone(), self.outbox_signal.clone())
+        OutboxRelay::new(
+            self.store.clone(),
+            self.bus.clone(),
+            self.outbox_signal.clone(),
+        )
     }
 
     pub fn expiry_sweeper(&self) -> ExpirySweeper {
@@ -65,7 +78,12 @@ impl Payments {
 /// Business answers travel back to the gateway as `Rejected`; storage trouble is
 /// retryable (the request is redelivered, and the merchant may retry with the same key).
 pub(crate) fn rejected(status: u16, code: &str, message: impl Into<String>) -> HandlerError {
-    HandlerError::Rejected { status, code: code.to_owned(), message: message.into(), details: serde_json::json!([]) }
+    HandlerError::Rejected {
+        status,
+        code: code.to_owned(),
+        message: message.into(),
+        details: serde_json::json!([]),
+    }
 }
 
 pub(crate) fn store_error(e: StoreError) -> HandlerError {

@@ -36,7 +36,10 @@ impl OutboxRelay {
 
     /// Publishes one batch; returns how many rows were published.
     pub async fn relay_once(&self) -> StoreResult<usize> {
-        let rows = self.store.claim_outbox_batch(BATCH, chrono::Duration::seconds(LEASE_SECS)).await?;
+        let rows = self
+            .store
+            .claim_outbox_batch(BATCH, chrono::Duration::seconds(LEASE_SECS))
+            .await?;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -44,7 +47,12 @@ impl OutboxRelay {
         // by one.
         let publishes = rows.iter().map(|row| {
             let payload = serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
-            let env = Envelope::with_id(row.id.clone(), row.kind.clone(), row.correlation_id.clone(), payload);
+            let env = Envelope::with_id(
+                row.id.clone(),
+                row.kind.clone(),
+                row.correlation_id.clone(),
+                payload,
+            );
             let bus = self.bus.clone();
             async move { bus.publish(env).await.map(|_| row.id.clone()) }
         });

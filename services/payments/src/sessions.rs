@@ -2,9 +2,13 @@
 
 use chrono::SecondsFormat;
 use nexpay_bus::HandlerError;
-use nexpay_contracts::{CheckoutSession, CreateSession, PaymentInitiated, SessionCreated, SESSION_CREATED};
+use nexpay_contracts::{
+    CheckoutSession, CreateSession, PaymentInitiated, SessionCreated, SESSION_CREATED,
+};
 use nexpay_domain::{EventId, SessionId};
-use nexpay_store::{now, AttemptUpdate, NewPaymentBundle, OutboxEvent, SessionRow, StatusChange, StoreError};
+use nexpay_store::{
+    now, AttemptUpdate, NewPaymentBundle, OutboxEvent, SessionRow, StatusChange, StoreError,
+};
 
 use crate::direct::{pending_payment, provider_accepts};
 use crate::events::history;
@@ -15,22 +19,50 @@ const MIN_TTL_SECS: u64 = 60;
 const MAX_TTL_SECS: u64 = 24 * 3600;
 
 impl Payments {
-    pub async fn create_session(&self, cmd: CreateSession, corr: &str) -> Result<SessionCreated, HandlerError> {
+    pub async fn create_session(
+        &self,
+        cmd: CreateSession,
+        corr: &str,
+    ) -> Result<SessionCreated, HandlerError> {
         let caller = &cmd.caller;
         if let Some(key) = &caller.request_key {
-            if let Some(s) = self.store.find_session_by_request_key(&caller.project_id, &caller.mode, key).await.map_err(store_error)? {
+            if let Some(s) = self
+                .store
+                .find_session_by_request_key(&caller.project_id, &caller.mode, key)
+                .await
+                .map_err(store_error)?
+            {
                 return Ok(self.session_created(&s));
             }
         }
         let project = self.project(&caller.project_id).await?;
         let providers = self.store.list_providers().await.map_err(store_error)?;
-        if !providers.iter().any(|p| p.enabled && provider_accepts(&p.code, &cmd.currency)) {
-            return Err(rejected(422, "unsupported_currency", format!("No enabled provider accepts {}", cmd.currency)));
+        if !providers
+            .iter()
+            .any(|p| p.enabled && provider_accepts(&p.code, &cmd.currency))
+        {
+            return Err(rejected(
+                422,
+                "unsupported_currency",
+                format!("No enabled provider accepts {}", cmd.currency),
+            ));
         }
         let at = now();
-        let ttl = cmd.expires_in_secs.unwrap_or(self.config.session_ttl.as_secs()).clamp(MIN_TTL_SECS, MAX_TTL_SECS);
+        let ttl = cmd
+            .expires_in_secs
+            .unwrap_or(self.config.session_ttl.as_secs())
+            .clamp(MIN_TTL_SECS, MAX_TTL_SECS);
         let session_id = SessionId::generate().into_string();
-        let payment = pending_payment(caller, Some(session_id.clone()), cmd.amount_minor, &cmd.currency, &cmd.customer, &cmd.metadata, cmd.client_reference.clone(), at);
+        let payment = pending_payment(
+            caller,
+            Some(session_id.clone()),
+            cmd.amount_minor,
+            &cmd.currency,
+            &cmd.customer,
+            &cmd.metadata,
+            cmd.client_reference.clone(),
+            at,
+        );
         let session = SessionRow {
             id: session_id.clone(),
             project_id: project.id.clone(),
@@ -42,13 +74,28 @@ impl Payments {
             customer_email: cmd.customer.email.clone(),
             customer_phone: cmd.customer.phone.clone(),
             metadata: cmd.metadata.to_string(),
-            items: cmd.items.as_ref().map(|i| serde_json::to_string(i).unwrap_or_default()),
+            items: cmd
+                .items
+                .as_ref()
+                .map(|i| serde_json::to_string(i).unwrap_or_default()),
             client_reference: cmd.client_reference.clone(),
             // Redirect URLs come from the merchant's server or the project, never later
             // from a browser.
-            success_url: cmd.urls.success_url.clone().or_else(|| project.success_url.clone()),
-            failure_url: cmd.urls.failure_url.clone().or_else(|| project.failure_url.clone()),
-            cancel_url: cmd.urls.cancel_url.clone().or_else(|| project.cancel_url.clone()),
+            success_url: cmd
+                .urls
+                .success_url
+                .clone()
+                .or_else(|| project.success_url.clone()),
+            failure_url: cmd
+                .urls
+                .failure_url
+                .clone()
+                .or_else(|| project.failure_url.clone()),
+            cancel_url: cmd
+                .urls
+                .cancel_url
+                .clone()
+                .or_else(|| project.cancel_url.clone()),
             status: "opened".to_owned(),
             request_key: caller.request_key.clone(),
             expires_at: at + chrono::Duration::seconds(ttl as i64),
@@ -64,7 +111,15 @@ impl Payments {
         };
         let created = self.session_created(&session);
         let bundle = NewPaymentBundle {
-            history: vec![history(&payment.id, None, "session.created", None, "PENDING", serde_json::json!({"sessionId": session_id}), at)],
+            history: vec![history(
+                &payment.id,
+                None,
+                "session.created",
+                None,
+                "PENDING",
+                serde_json::json!({"sessionId": session_id}),
+                at,
+            )],
             payment,
             session: Some(session),
             events: vec![event],
@@ -76,9 +131,18 @@ impl Payments {
             }
             Err(StoreError::Conflict(_)) if caller.request_key.is_some() => {
                 let key = caller.request_key.as_deref().unwrap_or_default();
-                match self.store.find_session_by_request_key(&caller.project_id, &caller.mode, key).await.map_err(store_error)? {
+                match self
+                    .store
+                    .find_session_by_request_key(&caller.project_id, &caller.mode, key)
+                    .await
+                    .map_err(store_error)?
+                {
                     Some(s) => Ok(self.session_created(&s)),
-                    None => Err(rejected(409, "conflict", "A concurrent request is creating this session; retry.")),
+                    None => Err(rejected(
+                        409,
+                        "conflict",
+                        "A concurrent request is creating this session; retry.",
+                    )),
                 }
             }
             Err(e) => Err(store_error(e)),
@@ -90,25 +154,58 @@ impl Payments {
             session_id: s.id.clone(),
             checkout_url: format!("{}/checkout/{}", self.config.public_url, s.id),
             status: s.status.clone(),
-            expires_at: chrono::TimeZone::from_utc_datetime(&chrono::Utc, &s.expires_at).to_rfc3339_opts(SecondsFormat::Secs, true),
+            expires_at: chrono::TimeZone::from_utc_datetime(&chrono::Utc, &s.expires_at)
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
         }
     }
 
     /// Chooses (or switches) the provider of a session. Redirect URLs cannot be changed
     /// here: they are not part of the command.
-    pub async fn checkout_session(&self, cmd: CheckoutSession, corr: &str) -> Result<PaymentInitiated, HandlerError> {
+    pub async fn checkout_session(
+        &self,
+        cmd: CheckoutSession,
+        corr: &str,
+    ) -> Result<PaymentInitiated, HandlerError> {
         let not_found = || rejected(404, "not_found", "Payment session not found");
-        let (session, payment, latest) = self.store.get_session_view(&cmd.session_id).await.map_err(store_error)?.ok_or_else(not_found)?;
-        if cmd.project_id.as_deref().is_some_and(|p| p != session.project_id) || cmd.mode.as_deref().is_some_and(|m| m != session.mode) {
+        // A malformed id is unknown; it must not reach the database (PostgreSQL refuses
+        // e.g. a NUL byte in text, which would surface as a 503).
+        if SessionId::parse(&cmd.session_id).is_err() {
             return Err(not_found());
         }
-        if matches!(session.status.as_str(), "succeeded" | "failed" | "cancelled" | "expired") {
-            return Err(rejected(409, "session_closed", format!("This payment session is {}", session.status)));
+        let (session, payment, latest) = self
+            .store
+            .get_session_view(&cmd.session_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(not_found)?;
+        if cmd
+            .project_id
+            .as_deref()
+            .is_some_and(|p| p != session.project_id)
+            || cmd.mode.as_deref().is_some_and(|m| m != session.mode)
+        {
+            return Err(not_found());
+        }
+        if matches!(
+            session.status.as_str(),
+            "succeeded" | "failed" | "cancelled" | "expired"
+        ) {
+            return Err(rejected(
+                409,
+                "session_closed",
+                format!("This payment session is {}", session.status),
+            ));
         }
         if session.expires_at <= now() {
-            return Err(rejected(409, "session_closed", "This payment session has expired"));
+            return Err(rejected(
+                409,
+                "session_closed",
+                "This payment session has expired",
+            ));
         }
-        let provider = self.available_provider(&cmd.provider_code, &session.currency).await?;
+        let provider = self
+            .available_provider(&cmd.provider_code, &session.currency)
+            .await?;
         let mut changes = Vec::new();
         if let Some(att) = latest.filter(|a| a.status == "created" || a.status == "pending") {
             // A double click on the same provider gets the open checkout back.
@@ -119,10 +216,16 @@ impl Payments {
             changes.push(StatusChange::Attempt {
                 id: att.id.clone(),
                 from: vec!["created".to_owned(), "pending".to_owned()],
-                set: AttemptUpdate { status: Some("cancelled".to_owned()), resolved_at: Some(Some(at)), updated_at: Some(at), ..Default::default() },
+                set: AttemptUpdate {
+                    status: Some("cancelled".to_owned()),
+                    resolved_at: Some(Some(at)),
+                    updated_at: Some(at),
+                    ..Default::default()
+                },
             });
         }
         let project = self.project(&session.project_id).await?;
-        self.run_attempt(&payment, Some(&session), &project, &provider, changes, corr).await
+        self.run_attempt(&payment, Some(&session), &project, &provider, changes, corr)
+            .await
     }
 }

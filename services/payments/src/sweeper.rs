@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use nexpay_domain::EventType;
-use nexpay_store::{now, AttemptRow, AttemptUpdate, PaymentUpdate, SessionRow, SessionUpdate, StatusChange, StoreError, StoreResult};
+use nexpay_store::{
+    now, AttemptRow, AttemptUpdate, PaymentUpdate, SessionRow, SessionUpdate, StatusChange,
+    StoreError, StoreResult,
+};
 
 use crate::events::{history, merchant_event};
 use crate::Payments;
@@ -36,7 +39,11 @@ impl ExpirySweeper {
     pub async fn sweep_once(&self) -> StoreResult<usize> {
         let mut expired = self.sweep_direct_payments().await?;
         loop {
-            let batch = self.payments.store.list_expired_sessions(now(), BATCH).await?;
+            let batch = self
+                .payments
+                .store
+                .list_expired_sessions(now(), BATCH)
+                .await?;
             let n = batch.len();
             for s in batch {
                 if self.expire(&s).await? {
@@ -55,17 +62,49 @@ impl ExpirySweeper {
         let store = &self.payments.store;
         let mut expired = 0;
         for payment in store.list_expired_direct_payments(now(), BATCH).await? {
-            let Some(project) = store.get_project(&payment.project_id).await? else { continue };
+            let Some(project) = store.get_project(&payment.project_id).await? else {
+                continue;
+            };
             let attempts = store.list_attempts(&payment.id).await?;
             let provider = match &payment.provider_code {
-                Some(code) => store.list_providers().await?.into_iter().find(|p| &p.code == code),
+                Some(code) => store
+                    .list_providers()
+                    .await?
+                    .into_iter()
+                    .find(|p| &p.code == code),
                 None => None,
             };
             let at = now();
-            let mut changes = vec![StatusChange::Payment { id: payment.id.clone(), from: vec!["PENDING".to_owned()], set: PaymentUpdate { status: Some("EXPIRED".to_owned()), resolved_at: Some(Some(at)), updated_at: Some(at), ..Default::default() } }];
+            let mut changes = vec![StatusChange::Payment {
+                id: payment.id.clone(),
+                from: vec!["PENDING".to_owned()],
+                set: PaymentUpdate {
+                    status: Some("EXPIRED".to_owned()),
+                    resolved_at: Some(Some(at)),
+                    updated_at: Some(at),
+                    ..Default::default()
+                },
+            }];
             changes.extend(expire_open_attempts(&attempts, at));
-            let hist = [history(&payment.id, None, "payment.expired", Some("PENDING"), "EXPIRED", serde_json::json!({}), at)];
-            let events = [merchant_event(EventType::PaymentExpired, &payment, &project, provider.as_ref(), Some(at), false, &format!("sweeper-{}", payment.id), at)];
+            let hist = [history(
+                &payment.id,
+                None,
+                "payment.expired",
+                Some("PENDING"),
+                "EXPIRED",
+                serde_json::json!({}),
+                at,
+            )];
+            let events = [merchant_event(
+                EventType::PaymentExpired,
+                &payment,
+                &project,
+                provider.as_ref(),
+                Some(at),
+                false,
+                &format!("sweeper-{}", payment.id),
+                at,
+            )];
             match store.apply_changes(&changes, &hist, &events, at).await {
                 Ok(()) => {
                     self.payments.committed();
@@ -80,21 +119,62 @@ impl ExpirySweeper {
 
     async fn expire(&self, s: &SessionRow) -> StoreResult<bool> {
         let store = &self.payments.store;
-        let Some(payment) = store.get_payment(&s.payment_id).await? else { return Ok(false) };
-        let Some(project) = store.get_project(&s.project_id).await? else { return Ok(false) };
+        let Some(payment) = store.get_payment(&s.payment_id).await? else {
+            return Ok(false);
+        };
+        let Some(project) = store.get_project(&s.project_id).await? else {
+            return Ok(false);
+        };
         let attempts = store.list_attempts(&payment.id).await?;
         let provider = match &payment.provider_code {
-            Some(code) => store.list_providers().await?.into_iter().find(|p| &p.code == code),
+            Some(code) => store
+                .list_providers()
+                .await?
+                .into_iter()
+                .find(|p| &p.code == code),
             None => None,
         };
         let at = now();
         let mut changes = vec![
-            StatusChange::Session { id: s.id.clone(), from: vec![s.status.clone()], set: SessionUpdate { status: Some("expired".to_owned()), updated_at: Some(at) } },
-            StatusChange::Payment { id: payment.id.clone(), from: vec!["PENDING".to_owned()], set: PaymentUpdate { status: Some("EXPIRED".to_owned()), resolved_at: Some(Some(at)), updated_at: Some(at), ..Default::default() } },
+            StatusChange::Session {
+                id: s.id.clone(),
+                from: vec![s.status.clone()],
+                set: SessionUpdate {
+                    status: Some("expired".to_owned()),
+                    updated_at: Some(at),
+                },
+            },
+            StatusChange::Payment {
+                id: payment.id.clone(),
+                from: vec!["PENDING".to_owned()],
+                set: PaymentUpdate {
+                    status: Some("EXPIRED".to_owned()),
+                    resolved_at: Some(Some(at)),
+                    updated_at: Some(at),
+                    ..Default::default()
+                },
+            },
         ];
         changes.extend(expire_open_attempts(&attempts, at));
-        let hist = [history(&payment.id, None, "payment.expired", Some("PENDING"), "EXPIRED", serde_json::json!({"sessionId": s.id}), at)];
-        let events = [merchant_event(EventType::PaymentExpired, &payment, &project, provider.as_ref(), Some(at), false, &format!("sweeper-{}", s.id), at)];
+        let hist = [history(
+            &payment.id,
+            None,
+            "payment.expired",
+            Some("PENDING"),
+            "EXPIRED",
+            serde_json::json!({"sessionId": s.id}),
+            at,
+        )];
+        let events = [merchant_event(
+            EventType::PaymentExpired,
+            &payment,
+            &project,
+            provider.as_ref(),
+            Some(at),
+            false,
+            &format!("sweeper-{}", s.id),
+            at,
+        )];
         match store.apply_changes(&changes, &hist, &events, at).await {
             Ok(()) => {
                 self.payments.committed();
@@ -114,7 +194,12 @@ fn expire_open_attempts(attempts: &[AttemptRow], at: chrono::NaiveDateTime) -> V
         .map(|a| StatusChange::Attempt {
             id: a.id.clone(),
             from: vec![a.status.clone()],
-            set: AttemptUpdate { status: Some("expired".to_owned()), resolved_at: Some(Some(at)), updated_at: Some(at), ..Default::default() },
+            set: AttemptUpdate {
+                status: Some("expired".to_owned()),
+                resolved_at: Some(Some(at)),
+                updated_at: Some(at),
+                ..Default::default()
+            },
         })
         .collect()
 }

@@ -24,10 +24,19 @@ pub(crate) fn amount_json(amount: i64, currency: &str) -> serde_json::Value {
 }
 
 pub(crate) fn provider_ref(p: &ProviderRow) -> ProviderRef {
-    ProviderRef { id: p.code.clone(), name: p.name.clone(), code: p.code.clone(), logo_url: p.logo_url.clone() }
+    ProviderRef {
+        id: p.code.clone(),
+        name: p.name.clone(),
+        code: p.code.clone(),
+        logo_url: p.logo_url.clone(),
+    }
 }
 
-pub(crate) fn payment_view(payment: &PaymentRow, attempt: &AttemptRow, provider: &ProviderRow) -> PaymentInitiated {
+pub(crate) fn payment_view(
+    payment: &PaymentRow,
+    attempt: &AttemptRow,
+    provider: &ProviderRow,
+) -> PaymentInitiated {
     PaymentInitiated {
         amount: amount_json(payment.amount, &payment.currency),
         currency: payment.currency.clone(),
@@ -39,7 +48,8 @@ pub(crate) fn payment_view(payment: &PaymentRow, attempt: &AttemptRow, provider:
             phone: payment.payer_phone.clone(),
             name: payment.payer_name.clone(),
         },
-        checkout_urls: serde_json::from_str::<Vec<CheckoutLink>>(&attempt.checkout_urls).unwrap_or_default(),
+        checkout_urls: serde_json::from_str::<Vec<CheckoutLink>>(&attempt.checkout_urls)
+            .unwrap_or_default(),
         qr_code: attempt.qr_png_base64.clone().map(|data| QrCode { data }),
         expiration: attempt.expires_at.map(rfc3339),
         status: payment.status.clone(),

@@ -30,24 +30,50 @@ async fn setup(db: &TestDb) -> (Payments, InProcessBus, String) {
     store.insert_project(&project).await.unwrap();
     for (code, name) in [("wave", "Wave"), ("om", "Orange Money")] {
         store
-            .ensure_provider(&ProviderRow { code: code.into(), name: name.into(), enabled: true, logo_url: format!("/static/{code}.svg"), sealed_config: None, updated_at: at })
+            .ensure_provider(&ProviderRow {
+                code: code.into(),
+                name: name.into(),
+                enabled: true,
+                logo_url: format!("/static/{code}.svg"),
+                sealed_config: None,
+                updated_at: at,
+            })
             .await
             .unwrap();
     }
     let bus = InProcessBus::new();
     let shared: Arc<dyn Bus> = Arc::new(bus.clone());
-    let payments = Payments::new(store, shared.clone(), PaymentsConfig { public_url: "http://localhost:9090".into(), session_ttl: Duration::from_secs(1800), provider_timeout: Duration::from_secs(5) });
+    let payments = Payments::new(
+        store,
+        shared.clone(),
+        PaymentsConfig {
+            public_url: "http://localhost:9090".into(),
+            session_ttl: Duration::from_secs(1800),
+            provider_timeout: Duration::from_secs(5),
+        },
+    );
     payments.serve(ConsumerOptions::default()).await.unwrap();
-    ProviderAdapter::new(Connectors::sandbox("http://localhost:9090")).serve(shared.as_ref(), ConsumerOptions::default()).await.unwrap();
+    ProviderAdapter::new(Connectors::sandbox("http://localhost:9090"))
+        .serve(shared.as_ref(), ConsumerOptions::default())
+        .await
+        .unwrap();
     (payments, bus, project.id)
 }
 
 fn session_cmd(project_id: &str) -> CreateSession {
     CreateSession {
-        caller: Caller { project_id: project_id.into(), mode: "test".into(), request_key: None },
+        caller: Caller {
+            project_id: project_id.into(),
+            mode: "test".into(),
+            request_key: None,
+        },
         amount_minor: 5000,
         currency: "XOF".into(),
-        customer: Customer { name: Some("Awa".into()), email: None, phone: "+221771234567".into() },
+        customer: Customer {
+            name: Some("Awa".into()),
+            email: None,
+            phone: "+221771234567".into(),
+        },
         metadata: serde_json::json!({"order_id": "A-1"}),
         items: None,
         client_reference: None,
@@ -57,7 +83,13 @@ fn session_cmd(project_id: &str) -> CreateSession {
 }
 
 async fn outbox_kinds(store: &Store, payment_id: &str) -> Vec<String> {
-    store.list_outbox(payment_id).await.unwrap().into_iter().map(|r| r.kind).collect()
+    store
+        .list_outbox(payment_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect()
 }
 
 macro_rules! both {
@@ -84,30 +116,80 @@ both!(sweeper_expires_overdue_sessions_once, sweeper_case);
 async fn sweeper_case(db: &TestDb) {
     let (payments, _bus, project) = setup(db).await;
     let store = db.store();
-    let created = payments.create_session(session_cmd(&project), "t1").await.unwrap();
-    let fresh = payments.create_session(session_cmd(&project), "t2").await.unwrap();
+    let created = payments
+        .create_session(session_cmd(&project), "t1")
+        .await
+        .unwrap();
+    let fresh = payments
+        .create_session(session_cmd(&project), "t2")
+        .await
+        .unwrap();
     // Choose a provider so an attempt is open when the deadline passes.
-    payments.checkout_session(CheckoutSession { project_id: None, mode: None, session_id: created.session_id.clone(), provider_code: "wave".into() }, "t3").await.unwrap();
+    payments
+        .checkout_session(
+            CheckoutSession {
+                project_id: None,
+                mode: None,
+                session_id: created.session_id.clone(),
+                provider_code: "wave".into(),
+            },
+            "t3",
+        )
+        .await
+        .unwrap();
     // Nothing is overdue yet.
     assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0);
     // Move the deadline into the past the way time would: through a conditional update.
-    let (session, payment, _) = store.get_session_view(&created.session_id).await.unwrap().unwrap();
-    store.set_session_deadline(&session.id, now() - chrono::Duration::seconds(1)).await.unwrap();
+    let (session, payment, _) = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set_session_deadline(&session.id, now() - chrono::Duration::seconds(1))
+        .await
+        .unwrap();
     assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 1);
-    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0, "a second sweep changes nothing");
+    assert_eq!(
+        payments.expiry_sweeper().sweep_once().await.unwrap(),
+        0,
+        "a second sweep changes nothing"
+    );
     let (session, payment_after, _) = store.get_session_view(&session.id).await.unwrap().unwrap();
     assert_eq!(session.status, "expired");
     assert_eq!(payment_after.status, "EXPIRED");
     assert!(payment_after.resolved_at.is_some());
     let attempts = store.list_attempts(&payment.id).await.unwrap();
-    assert!(attempts.iter().all(|a| a.status == "expired"), "{attempts:?}");
+    assert!(
+        attempts.iter().all(|a| a.status == "expired"),
+        "{attempts:?}"
+    );
     let kinds = outbox_kinds(store, &payment.id).await;
-    assert_eq!(kinds.iter().filter(|k| *k == "payment.expired").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "payment.expired").count(),
+        1,
+        "{kinds:?}"
+    );
     // The untouched session is still open.
-    let (other, _, _) = store.get_session_view(&fresh.session_id).await.unwrap().unwrap();
+    let (other, _, _) = store
+        .get_session_view(&fresh.session_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(other.status, "opened");
     // An expired session cannot be checked out any more.
-    let err = payments.checkout_session(CheckoutSession { project_id: None, mode: None, session_id: session.id.clone(), provider_code: "om".into() }, "t4").await.unwrap_err();
+    let err = payments
+        .checkout_session(
+            CheckoutSession {
+                project_id: None,
+                mode: None,
+                session_id: session.id.clone(),
+                provider_code: "om".into(),
+            },
+            "t4",
+        )
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("session_closed"), "{err}");
 }
 
@@ -115,8 +197,22 @@ both!(relay_publishes_every_event_once_and_marks_it, relay_case);
 async fn relay_case(db: &TestDb) {
     let (payments, bus, project) = setup(db).await;
     let mut sub = bus.subscribe("test-observer", &["payment.*", "session.*"], 100);
-    let created = payments.create_session(session_cmd(&project), "corr-1").await.unwrap();
-    payments.checkout_session(CheckoutSession { project_id: None, mode: None, session_id: created.session_id.clone(), provider_code: "om".into() }, "corr-2").await.unwrap();
+    let created = payments
+        .create_session(session_cmd(&project), "corr-1")
+        .await
+        .unwrap();
+    payments
+        .checkout_session(
+            CheckoutSession {
+                project_id: None,
+                mode: None,
+                session_id: created.session_id.clone(),
+                provider_code: "om".into(),
+            },
+            "corr-2",
+        )
+        .await
+        .unwrap();
     let relay = payments.outbox_relay();
     let mut published = 0;
     while let Ok(n) = relay.relay_once().await {
@@ -128,7 +224,10 @@ async fn relay_case(db: &TestDb) {
     assert_eq!(published, 2);
     let mut kinds = Vec::new();
     for _ in 0..2 {
-        let d = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+        let d = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
         kinds.push(d.envelope.kind.clone());
         assert!(!d.envelope.correlation_id.is_empty());
         d.ack();
@@ -136,19 +235,40 @@ async fn relay_case(db: &TestDb) {
     kinds.sort();
     assert_eq!(kinds, vec!["payment.pending", "session.created"]);
     assert_eq!(db.store().outbox_backlog().await.unwrap().0, 0);
-    assert_eq!(relay.relay_once().await.unwrap(), 0, "published rows are not sent again");
+    assert_eq!(
+        relay.relay_once().await.unwrap(),
+        0,
+        "published rows are not sent again"
+    );
 }
 
-both!(concurrent_provider_choices_leave_one_active_attempt, concurrent_case);
+both!(
+    concurrent_provider_choices_leave_one_active_attempt,
+    concurrent_case
+);
 async fn concurrent_case(db: &TestDb) {
     let (payments, _bus, project) = setup(db).await;
-    let created = payments.create_session(session_cmd(&project), "c").await.unwrap();
+    let created = payments
+        .create_session(session_cmd(&project), "c")
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for i in 0..6 {
         let p = payments.clone();
         let id = created.session_id.clone();
         let code = if i % 2 == 0 { "wave" } else { "om" };
-        tasks.push(tokio::spawn(async move { p.checkout_session(CheckoutSession { project_id: None, mode: None, session_id: id, provider_code: code.into() }, "c").await }));
+        tasks.push(tokio::spawn(async move {
+            p.checkout_session(
+                CheckoutSession {
+                    project_id: None,
+                    mode: None,
+                    session_id: id,
+                    provider_code: code.into(),
+                },
+                "c",
+            )
+            .await
+        }));
     }
     let mut ok = 0;
     for t in tasks {
@@ -157,22 +277,41 @@ async fn concurrent_case(db: &TestDb) {
         }
     }
     assert!(ok >= 1);
-    let (_, payment, _) = db.store().get_session_view(&created.session_id).await.unwrap().unwrap();
+    let (_, payment, _) = db
+        .store()
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
     let attempts = db.store().list_attempts(&payment.id).await.unwrap();
-    let active = attempts.iter().filter(|a| a.status == "pending" || a.status == "created").count();
+    let active = attempts
+        .iter()
+        .filter(|a| a.status == "pending" || a.status == "created")
+        .count();
     assert_eq!(active, 1, "exactly one open attempt: {attempts:?}");
 }
 
-both!(direct_payment_expires_when_its_checkout_does, direct_expiry_case);
+both!(
+    direct_payment_expires_when_its_checkout_does,
+    direct_expiry_case
+);
 async fn direct_expiry_case(db: &TestDb) {
     let (payments, _bus, project) = setup(db).await;
     let store = db.store();
     let cmd = nexpay_contracts::InitiatePayment {
-        caller: Caller { project_id: project.clone(), mode: "test".into(), request_key: Some("k-1".into()) },
+        caller: Caller {
+            project_id: project.clone(),
+            mode: "test".into(),
+            request_key: Some("k-1".into()),
+        },
         amount_minor: 1500,
         currency: "XOF".into(),
         provider_code: "om".into(),
-        customer: Customer { name: None, email: None, phone: "+221771234567".into() },
+        customer: Customer {
+            name: None,
+            email: None,
+            phone: "+221771234567".into(),
+        },
         metadata: serde_json::json!({}),
         client_reference: Some("ORDER-9".into()),
         urls: RedirectUrls::default(),
@@ -181,14 +320,28 @@ async fn direct_expiry_case(db: &TestDb) {
     // The same request key finds the same payment instead of creating another.
     let again = payments.initiate_payment(cmd, "d2").await.unwrap();
     assert_eq!(created.reference, again.reference);
-    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0, "its checkout is still valid");
-    let payment = store.get_payment_by_reference(&created.reference).await.unwrap().unwrap();
+    assert_eq!(
+        payments.expiry_sweeper().sweep_once().await.unwrap(),
+        0,
+        "its checkout is still valid"
+    );
+    let payment = store
+        .get_payment_by_reference(&created.reference)
+        .await
+        .unwrap()
+        .unwrap();
     let attempt = store.list_attempts(&payment.id).await.unwrap().remove(0);
-    assert!(store.set_attempt_deadline(&attempt.id, now() - chrono::Duration::seconds(1)).await.unwrap());
+    assert!(store
+        .set_attempt_deadline(&attempt.id, now() - chrono::Duration::seconds(1))
+        .await
+        .unwrap());
     assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 1);
     let payment = store.get_payment(&payment.id).await.unwrap().unwrap();
     assert_eq!(payment.status, "EXPIRED");
-    assert_eq!(store.list_attempts(&payment.id).await.unwrap()[0].status, "expired");
+    assert_eq!(
+        store.list_attempts(&payment.id).await.unwrap()[0].status,
+        "expired"
+    );
     let kinds = outbox_kinds(store, &payment.id).await;
     assert_eq!(kinds, vec!["payment.pending", "payment.expired"]);
     assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0);

@@ -27,11 +27,14 @@ impl Connectors {
     }
 
     pub fn insert(&mut self, mode: &str, connector: Arc<dyn Connector>) {
-        self.by_key.insert((mode.to_owned(), connector.code().to_owned()), connector);
+        self.by_key
+            .insert((mode.to_owned(), connector.code().to_owned()), connector);
     }
 
     pub fn get(&self, mode: &str, code: &str) -> Option<Arc<dyn Connector>> {
-        self.by_key.get(&(mode.to_owned(), code.to_owned())).cloned()
+        self.by_key
+            .get(&(mode.to_owned(), code.to_owned()))
+            .cloned()
     }
 }
 
@@ -44,24 +47,42 @@ impl ProviderAdapter {
         ProviderAdapter { connectors }
     }
 
-    pub async fn serve(self, bus: &dyn Bus, opts: ConsumerOptions) -> Result<ConsumerHandle, BusError> {
+    pub async fn serve(
+        self,
+        bus: &dyn Bus,
+        opts: ConsumerOptions,
+    ) -> Result<ConsumerHandle, BusError> {
         bus.serve(queues::PROVIDERS, Arc::new(self), opts).await
     }
 
-    async fn create_checkout(&self, cmd: CreateCheckout) -> Result<serde_json::Value, HandlerError> {
+    async fn create_checkout(
+        &self,
+        cmd: CreateCheckout,
+    ) -> Result<serde_json::Value, HandlerError> {
         let Some(connector) = self.connectors.get(&cmd.mode, &cmd.provider_code) else {
             return Err(HandlerError::rejected(
                 422,
                 "provider_not_configured",
-                format!("{} has no {} credentials configured on this instance", cmd.provider_code, cmd.mode),
+                format!(
+                    "{} has no {} credentials configured on this instance",
+                    cmd.provider_code, cmd.mode
+                ),
             ));
         };
         match connector.create_checkout(&cmd).await {
-            Ok(created) => serde_json::to_value(created).map_err(|e| HandlerError::Permanent(e.to_string())),
-            Err(ConnectorError::Rejected { code, message, .. }) => Err(HandlerError::rejected(502, code, message)),
+            Ok(created) => {
+                serde_json::to_value(created).map_err(|e| HandlerError::Permanent(e.to_string()))
+            }
+            Err(ConnectorError::Rejected { code, message, .. }) => {
+                Err(HandlerError::rejected(502, code, message))
+            }
             // Unavailable is answered, not retried here: the caller owns the deadline and
             // the merchant retries with the same Idempotency-Key.
-            Err(ConnectorError::Unavailable { provider, message }) => Err(HandlerError::rejected(503, "provider_unavailable", format!("{provider}: {message}"))),
+            Err(ConnectorError::Unavailable { provider, message }) => Err(HandlerError::rejected(
+                503,
+                "provider_unavailable",
+                format!("{provider}: {message}"),
+            )),
         }
     }
 }
@@ -71,7 +92,9 @@ impl Handler for ProviderAdapter {
     async fn handle(&self, msg: Envelope) -> Result<serde_json::Value, HandlerError> {
         match msg.kind.as_str() {
             kinds::CREATE_CHECKOUT => {
-                let cmd: CreateCheckout = msg.decode().map_err(|e| HandlerError::Permanent(e.to_string()))?;
+                let cmd: CreateCheckout = msg
+                    .decode()
+                    .map_err(|e| HandlerError::Permanent(e.to_string()))?;
                 self.create_checkout(cmd).await
             }
             other => Err(HandlerError::Permanent(format!("unknown command {other}"))),

@@ -44,15 +44,31 @@ impl Application {
         let payments = Payments::new(
             store.clone(),
             bus.clone(),
-            PaymentsConfig { public_url: config.public_url.clone(), session_ttl: config.session_ttl, provider_timeout: config.rpc_timeout },
+            PaymentsConfig {
+                public_url: config.public_url.clone(),
+                session_ttl: config.session_ttl,
+                provider_timeout: config.rpc_timeout,
+            },
         );
-        let opts = || ConsumerOptions { prefetch: 64, max_deliveries: 5, concurrency: 32 };
+        let opts = || ConsumerOptions {
+            prefetch: 64,
+            max_deliveries: 5,
+            concurrency: 32,
+        };
         // Consumer handles detach on drop; the consumers live as long as the bus.
         let _ = payments.serve(opts()).await?;
-        let _ = ProviderAdapter::new(Connectors::sandbox(&config.public_url)).serve(bus.as_ref(), opts()).await?;
+        let _ = ProviderAdapter::new(Connectors::sandbox(&config.public_url))
+            .serve(bus.as_ref(), opts())
+            .await?;
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(payments.outbox_relay().run(std::time::Duration::from_millis(500))));
-        tasks.push(tokio::spawn(payments.expiry_sweeper().run(config.sweep_interval)));
+        tasks.push(tokio::spawn(
+            payments
+                .outbox_relay()
+                .run(std::time::Duration::from_millis(500)),
+        ));
+        tasks.push(tokio::spawn(
+            payments.expiry_sweeper().run(config.sweep_interval),
+        ));
         tasks.push(tokio::spawn(purge_idempotency_keys(store.clone())));
 
         let gateway = GatewayState::new(
@@ -73,16 +89,33 @@ impl Application {
                 .wrap(RequestIdMiddleware)
                 .app_data(dashboard.clone())
                 .app_data(web::Data::new(health_store.clone()))
-                .route("/health/live", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }))
+                .route(
+                    "/health/live",
+                    web::get().to(|| async {
+                        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+                    }),
+                )
                 .route("/health/ready", web::get().to(ready))
                 .configure(nexpay_gateway::configure(gateway.clone()))
                 .configure(nexpay_dashboard::configure)
-                .default_service(web::to(|| async { Err::<HttpResponse, _>(nexpay_gateway::ApiError::new(404, "not_found", "No such route")) }))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(nexpay_gateway::ApiError::new(
+                        404,
+                        "not_found",
+                        "No such route",
+                    ))
+                }))
         })
         .listen(listener)?
         .shutdown_timeout(10)
         .run();
-        Ok(Application { port, server, store, first_start, tasks })
+        Ok(Application {
+            port,
+            server,
+            store,
+            first_start,
+            tasks,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -105,7 +138,8 @@ async fn ready(store: web::Data<Store>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok", "database": "ok"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database check failed");
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable", "database": "error"}))
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({"status": "unavailable", "database": "error"}))
         }
     }
 }

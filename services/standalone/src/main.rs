@@ -9,7 +9,11 @@ use nexpay_security::{KeyKind, KeyMode};
 use nexpay_store::Store;
 
 #[derive(Parser)]
-#[command(name = "nexpay", version, about = "NexPay: Wave and Orange Money through one API")]
+#[command(
+    name = "nexpay",
+    version,
+    about = "NexPay: Wave and Orange Money through one API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -59,14 +63,19 @@ enum KeysCmd {
         #[arg(long)]
         label: Option<String>,
     },
-    List { project_id: String },
+    List {
+        project_id: String,
+    },
     Rotate {
         project_id: String,
         key_id: String,
         #[arg(long, default_value_t = 86_400)]
         grace_secs: i64,
     },
-    Revoke { project_id: String, key_id: String },
+    Revoke {
+        project_id: String,
+        key_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -79,7 +88,8 @@ enum AdminCmd {
 }
 
 fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,actix_server=warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,actix_server=warn".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if json {
         builder.json().init();
@@ -121,19 +131,61 @@ async fn main() -> anyhow::Result<()> {
         other => {
             let store = Store::connect(config.database_url.expose(), 2).await?;
             match other {
-                Command::Project(ProjectCmd::Create { name, success_url, cancel_url, failure_url }) => {
-                    cli::project_create(&store, &config, &name, success_url.as_deref(), cancel_url.as_deref(), failure_url.as_deref(), &mut out).await.map(drop)?
+                Command::Project(ProjectCmd::Create {
+                    name,
+                    success_url,
+                    cancel_url,
+                    failure_url,
+                }) => cli::project_create(
+                    &store,
+                    &config,
+                    &name,
+                    success_url.as_deref(),
+                    cancel_url.as_deref(),
+                    failure_url.as_deref(),
+                    &mut out,
+                )
+                .await
+                .map(drop)?,
+                Command::Project(ProjectCmd::List) => {
+                    cli::project_list(&store, &mut out).await.map(drop)?
                 }
-                Command::Project(ProjectCmd::List) => cli::project_list(&store, &mut out).await.map(drop)?,
-                Command::Keys(KeysCmd::Create { project_id, kind, mode, label }) => {
-                    let kind = KeyKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("--kind must be read or write"))?;
-                    let mode = KeyMode::parse(&mode).ok_or_else(|| anyhow::anyhow!("--mode must be test or live"))?;
-                    cli::keys_create(&store, &project_id, kind, mode, label.as_deref(), &mut out).await.map(drop)?
+                Command::Keys(KeysCmd::Create {
+                    project_id,
+                    kind,
+                    mode,
+                    label,
+                }) => {
+                    let kind = KeyKind::parse(&kind)
+                        .ok_or_else(|| anyhow::anyhow!("--kind must be read or write"))?;
+                    let mode = KeyMode::parse(&mode)
+                        .ok_or_else(|| anyhow::anyhow!("--mode must be test or live"))?;
+                    cli::keys_create(&store, &project_id, kind, mode, label.as_deref(), &mut out)
+                        .await
+                        .map(drop)?
                 }
-                Command::Keys(KeysCmd::List { project_id }) => cli::keys_list(&store, &project_id, &mut out).await.map(drop)?,
-                Command::Keys(KeysCmd::Rotate { project_id, key_id, grace_secs }) => cli::keys_rotate(&store, &project_id, &key_id, Some(grace_secs), &mut out).await.map(drop)?,
-                Command::Keys(KeysCmd::Revoke { project_id, key_id }) => cli::keys_revoke(&store, &project_id, &key_id, &mut out).await.map(drop)?,
-                Command::Admin(AdminCmd::ResetPassword { email, password }) => cli::admin_reset_password(&store, &email, password, &mut out).await.map(drop)?,
+                Command::Keys(KeysCmd::List { project_id }) => {
+                    cli::keys_list(&store, &project_id, &mut out)
+                        .await
+                        .map(drop)?
+                }
+                Command::Keys(KeysCmd::Rotate {
+                    project_id,
+                    key_id,
+                    grace_secs,
+                }) => cli::keys_rotate(&store, &project_id, &key_id, Some(grace_secs), &mut out)
+                    .await
+                    .map(drop)?,
+                Command::Keys(KeysCmd::Revoke { project_id, key_id }) => {
+                    cli::keys_revoke(&store, &project_id, &key_id, &mut out)
+                        .await
+                        .map(drop)?
+                }
+                Command::Admin(AdminCmd::ResetPassword { email, password }) => {
+                    cli::admin_reset_password(&store, &email, password, &mut out)
+                        .await
+                        .map(drop)?
+                }
                 Command::Serve | Command::Migrate | Command::Health => {}
             }
         }
@@ -144,9 +196,13 @@ async fn main() -> anyhow::Result<()> {
 /// A dependency-free HTTP probe of the local instance.
 fn probe_live(port: u16) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
-    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut buf = [0u8; 12];

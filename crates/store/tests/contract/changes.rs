@@ -4,8 +4,8 @@ use chrono::Duration;
 use nexpay_store::{now, NewPaymentBundle, StoreError};
 
 use crate::fixtures::{
-    attempt, bundle, event, history, payment, payment_succeeds, seed_project, session,
-    session_to, trail,
+    attempt, bundle, event, history, payment, payment_succeeds, seed_project, session, session_to,
+    trail,
 };
 use crate::support::{Ctx, TestResult};
 
@@ -20,9 +20,13 @@ async fn apply_once_then_stale(ctx: Ctx) -> TestResult {
     let at = now();
     let change = [payment_succeeds(&id, at)];
     let hist = [history(&id, Some("PENDING"), "SUCCEEDED")];
-    s.apply_changes(&change, &hist, &[event("payment.succeeded", &id)], at).await?;
+    s.apply_changes(&change, &hist, &[event("payment.succeeded", &id)], at)
+        .await?;
     let paid = s.get_payment(&id).await?.expect("payment");
-    assert_eq!((paid.status.as_str(), paid.resolved_at), ("SUCCEEDED", Some(at)));
+    assert_eq!(
+        (paid.status.as_str(), paid.resolved_at),
+        ("SUCCEEDED", Some(at))
+    );
     assert_eq!(trail(s, &id).await?, (2, 2));
     assert_eq!(s.list_payment_history(&id).await?.last(), hist.last());
 
@@ -32,9 +36,19 @@ async fn apply_once_then_stale(ctx: Ctx) -> TestResult {
         .apply_changes(&change, &hist, &[event("payment.succeeded", &id)], now())
         .await
         .expect_err("second application");
-    assert!(matches!(err, StoreError::Stale(_)), "expected Stale, got {err:?}");
-    assert_eq!(trail(s, &id).await?, before, "no history, no outbox row written");
-    assert_eq!(s.get_payment(&id).await?.map(|p| p.resolved_at), Some(Some(at)));
+    assert!(
+        matches!(err, StoreError::Stale(_)),
+        "expected Stale, got {err:?}"
+    );
+    assert_eq!(
+        trail(s, &id).await?,
+        before,
+        "no history, no outbox row written"
+    );
+    assert_eq!(
+        s.get_payment(&id).await?.map(|p| p.resolved_at),
+        Some(Some(at))
+    );
     Ok(())
 }
 
@@ -48,19 +62,36 @@ async fn one_stale_change_rolls_back_the_others(ctx: Ctx) -> TestResult {
     let before = trail(s, &id).await?;
 
     // The payment change would match; the session is "opened", not "pending".
-    let changes = [payment_succeeds(&id, now()), session_to(&sid, &["pending"], "completed")];
+    let changes = [
+        payment_succeeds(&id, now()),
+        session_to(&sid, &["pending"], "completed"),
+    ];
     let hist = [history(&id, Some("PENDING"), "SUCCEEDED")];
     let err = s
         .apply_changes(&changes, &hist, &[event("payment.succeeded", &id)], now())
         .await
         .expect_err("stale session change");
-    assert!(matches!(err, StoreError::Stale(_)), "expected Stale, got {err:?}");
-    assert_eq!(s.get_payment(&id).await?.map(|p| p.status), Some("PENDING".to_owned()));
-    assert_eq!(s.get_session(&sid).await?.map(|s| s.status), Some("opened".to_owned()));
+    assert!(
+        matches!(err, StoreError::Stale(_)),
+        "expected Stale, got {err:?}"
+    );
+    assert_eq!(
+        s.get_payment(&id).await?.map(|p| p.status),
+        Some("PENDING".to_owned())
+    );
+    assert_eq!(
+        s.get_session(&sid).await?.map(|s| s.status),
+        Some("opened".to_owned())
+    );
     assert_eq!(trail(s, &id).await?, before);
 
-    let err = s.apply_changes(&[payment_succeeds("pay_missing", now())], &[], &[], now()).await;
-    assert!(matches!(err, Err(StoreError::Stale(_))), "unknown row: {err:?}");
+    let err = s
+        .apply_changes(&[payment_succeeds("pay_missing", now())], &[], &[], now())
+        .await;
+    assert!(
+        matches!(err, Err(StoreError::Stale(_))),
+        "unknown row: {err:?}"
+    );
     Ok(())
 }
 
@@ -80,7 +111,9 @@ async fn concurrent_changes_exactly_one_wins(ctx: Ctx) -> TestResult {
                 let at = now();
                 let hist = [history(&id, Some("PENDING"), "SUCCEEDED")];
                 let ev = [event("payment.succeeded", &id)];
-                store.apply_changes(&[payment_succeeds(&id, at)], &hist, &ev, at).await
+                store
+                    .apply_changes(&[payment_succeeds(&id, at)], &hist, &ev, at)
+                    .await
             })
         })
         .collect();
@@ -94,9 +127,16 @@ async fn concurrent_changes_exactly_one_wins(ctx: Ctx) -> TestResult {
     }
     assert_eq!((ok, stale), (1, 7));
     let succeeded = s.list_outbox(&id).await?;
-    let succeeded = succeeded.iter().filter(|r| r.kind == "payment.succeeded").count();
+    let succeeded = succeeded
+        .iter()
+        .filter(|r| r.kind == "payment.succeeded")
+        .count();
     assert_eq!(succeeded, 1, "exactly one outbox row of that kind");
-    assert_eq!(trail(s, &id).await?.0, hist_before + 1, "exactly one history row");
+    assert_eq!(
+        trail(s, &id).await?.0,
+        hist_before + 1,
+        "exactly one history row"
+    );
     Ok(())
 }
 
@@ -112,7 +152,8 @@ async fn attempt_with_session_change(ctx: Ctx) -> TestResult {
     let change = [session_to(&sid, &["opened"], "pending")];
     let mut hist = history(&id, Some("PENDING"), "PENDING");
     hist.attempt_id = Some(att.id.clone());
-    s.insert_attempt(&att, &change, &[hist], &[event("attempt.created", &id)]).await?;
+    s.insert_attempt(&att, &change, &[hist], &[event("attempt.created", &id)])
+        .await?;
     assert_eq!(s.list_attempts(&id).await?, vec![att.clone()]);
     let (sess, _, latest) = s.get_session_view(&sid).await?.expect("view");
     assert_eq!(sess.status, "pending");
@@ -128,8 +169,13 @@ async fn attempt_on_expired_session_rolls_back(ctx: Ctx) -> TestResult {
     let b = bundle(&project.id, "test", None);
     let (id, sid) = (b.payment.id.clone(), b.session.clone().expect("session").id);
     s.insert_payment_bundle(b).await?;
-    s.apply_changes(&[session_to(&sid, &["opened", "pending"], "expired")], &[], &[], now())
-        .await?;
+    s.apply_changes(
+        &[session_to(&sid, &["opened", "pending"], "expired")],
+        &[],
+        &[],
+        now(),
+    )
+    .await?;
     let before = trail(s, &id).await?;
 
     let att = attempt(&id);
@@ -139,11 +185,20 @@ async fn attempt_on_expired_session_rolls_back(ctx: Ctx) -> TestResult {
         .insert_attempt(&att, &change, &hist, &[event("attempt.created", &id)])
         .await
         .expect_err("session expired");
-    assert!(matches!(err, StoreError::Stale(_)), "expected Stale, got {err:?}");
-    assert!(s.list_attempts(&id).await?.is_empty(), "attempt insert rolled back");
+    assert!(
+        matches!(err, StoreError::Stale(_)),
+        "expected Stale, got {err:?}"
+    );
+    assert!(
+        s.list_attempts(&id).await?.is_empty(),
+        "attempt insert rolled back"
+    );
     assert_eq!(trail(s, &id).await?, before);
     assert_eq!(s.get_session_view(&sid).await?.and_then(|v| v.2), None);
-    assert_eq!(s.get_session(&sid).await?.map(|s| s.status), Some("expired".to_owned()));
+    assert_eq!(
+        s.get_session(&sid).await?.map(|s| s.status),
+        Some("expired".to_owned())
+    );
     Ok(())
 }
 
@@ -171,14 +226,27 @@ async fn expired_sessions_are_open_past_deadline_oldest_first(ctx: Ctx) -> TestR
         if offset < 0 && (status == "opened" || status == "pending") {
             expected.push((deadline, sess.id.clone()));
         }
-        let b = NewPaymentBundle { payment: p, session: Some(sess), history: vec![], events: vec![] };
+        let b = NewPaymentBundle {
+            payment: p,
+            session: Some(sess),
+            history: vec![],
+            events: vec![],
+        };
         s.insert_payment_bundle(b).await?;
     }
     expected.sort();
-    let ids = |rows: Vec<nexpay_store::SessionRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let ids =
+        |rows: Vec<nexpay_store::SessionRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
     let want: Vec<_> = expected.iter().map(|(_, id)| id.clone()).collect();
     assert_eq!(ids(s.list_expired_sessions(at, 100).await?), want);
-    assert_eq!(ids(s.list_expired_sessions(at, 2).await?), want[..2].to_vec(), "limit");
-    assert!(s.list_expired_sessions(at - Duration::hours(1), 100).await?.is_empty());
+    assert_eq!(
+        ids(s.list_expired_sessions(at, 2).await?),
+        want[..2].to_vec(),
+        "limit"
+    );
+    assert!(s
+        .list_expired_sessions(at - Duration::hours(1), 100)
+        .await?
+        .is_empty());
     Ok(())
 }

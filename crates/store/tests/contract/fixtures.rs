@@ -200,7 +200,10 @@ pub fn session_to(id: &str, from: &[&str], to: &str) -> StatusChange {
     StatusChange::Session {
         id: id.to_owned(),
         from: from.iter().map(|s| (*s).to_owned()).collect(),
-        set: SessionUpdate { status: Some(to.to_owned()), updated_at: Some(now()) },
+        set: SessionUpdate {
+            status: Some(to.to_owned()),
+            updated_at: Some(now()),
+        },
     }
 }
 

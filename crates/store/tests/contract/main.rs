@@ -17,6 +17,7 @@ macro_rules! contract {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs PostgreSQL (NEXPAY_TEST_PG_URL); run with -- --ignored"]
             async fn postgres() {
                 crate::support::run(nexpay_store::BackendKind::Postgres, super::$body).await;
             }
@@ -25,6 +26,7 @@ macro_rules! contract {
     (postgres_only $name:ident, $body:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs PostgreSQL (NEXPAY_TEST_PG_URL); run with -- --ignored"]
             async fn postgres() {
                 crate::support::run(nexpay_store::BackendKind::Postgres, super::$body).await;
             }

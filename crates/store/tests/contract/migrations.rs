@@ -1,6 +1,6 @@
 //! Migrations apply once, survive reconnects, and serialise between replicas.
 
-use nexpay_store::{run_migrations, BackendKind, Store};
+use nexpay_store::{run_migrations, Store};
 
 use crate::fixtures::seed_project;
 use crate::support::{shipped_migrations, Ctx, FreshDb, TestResult};
@@ -8,11 +8,19 @@ use crate::support::{shipped_migrations, Ctx, FreshDb, TestResult};
 contract!(second_connect_applies_nothing);
 async fn second_connect_applies_nothing(ctx: Ctx) -> TestResult {
     let project = seed_project(&ctx.store).await?;
-    assert_eq!(run_migrations(&ctx.url).await?, 0, "already migrated by the first connect");
+    assert_eq!(
+        run_migrations(&ctx.url).await?,
+        0,
+        "already migrated by the first connect"
+    );
     let again = Store::connect(&ctx.url, 2).await?;
     assert_eq!(again.kind(), ctx.kind);
     again.health().await?;
-    assert_eq!(again.get_project(&project.id).await?, Some(project), "data kept");
+    assert_eq!(
+        again.get_project(&project.id).await?,
+        Some(project),
+        "data kept"
+    );
     assert_eq!(run_migrations(&ctx.url).await?, 0);
     Ok(())
 }
@@ -32,11 +40,10 @@ async fn fresh_database_migrates_exactly_once(ctx: Ctx) -> TestResult {
     Ok(())
 }
 
-contract!(postgres_only concurrent_migrations_serialise, concurrent_migrations);
+contract!(concurrent_migrations_serialise, concurrent_migrations);
 /// Replicas starting together on an empty database: the advisory lock lets one migrate
 /// and the others then find nothing to do; none fails.
 async fn concurrent_migrations(ctx: Ctx) -> TestResult {
-    assert_eq!(ctx.kind, BackendKind::Postgres);
     let expected = shipped_migrations(ctx.kind);
     let fresh = FreshDb::create(ctx.kind).await?;
     let tasks: Vec<_> = (0..4)
@@ -50,7 +57,11 @@ async fn concurrent_migrations(ctx: Ctx) -> TestResult {
         applied.push(task?.map_err(|e| format!("a concurrent migration failed: {e}"))?);
     }
     applied.sort_unstable();
-    assert_eq!(applied, vec![0, 0, 0, expected], "exactly one replica migrates");
+    assert_eq!(
+        applied,
+        vec![0, 0, 0, expected],
+        "exactly one replica migrates"
+    );
     assert_eq!(run_migrations(&fresh.url).await?, 0);
     let store = Store::connect(&fresh.url, 2).await?;
     store.health().await?;

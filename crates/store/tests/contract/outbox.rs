@@ -9,7 +9,10 @@ use crate::fixtures::{event, uid};
 use crate::support::{Ctx, TestResult};
 
 /// Writes `n` events one second apart (oldest first) and returns their ids in order.
-async fn seed_events(store: &Store, n: i64) -> Result<(Vec<String>, NaiveDateTime), nexpay_store::StoreError> {
+async fn seed_events(
+    store: &Store,
+    n: i64,
+) -> Result<(Vec<String>, NaiveDateTime), nexpay_store::StoreError> {
     let base = now() - Duration::hours(1);
     let aggregate = uid("pay");
     let mut ids = Vec::new();
@@ -17,7 +20,9 @@ async fn seed_events(store: &Store, n: i64) -> Result<(Vec<String>, NaiveDateTim
     for i in (0..n).rev() {
         let ev = event("payment.updated", &aggregate);
         ids.push(ev.id.clone());
-        store.apply_changes(&[], &[], &[ev], base + Duration::seconds(i)).await?;
+        store
+            .apply_changes(&[], &[], &[ev], base + Duration::seconds(i))
+            .await?;
     }
     ids.reverse();
     Ok((ids, base))
@@ -30,7 +35,10 @@ fn ids(rows: &[OutboxRow]) -> Vec<String> {
 contract!(claims_lease_oldest_first);
 async fn claims_lease_oldest_first(ctx: Ctx) -> TestResult {
     let s = &ctx.store;
-    assert_eq!(s.claim_outbox_batch(10, Duration::minutes(1)).await?, vec![]);
+    assert_eq!(
+        s.claim_outbox_batch(10, Duration::minutes(1)).await?,
+        vec![]
+    );
     assert_eq!(s.outbox_backlog().await?, (0, None));
     let (all, base) = seed_events(s, 5).await?;
     assert_eq!(s.outbox_backlog().await?, (5, Some(base)));
@@ -40,19 +48,36 @@ async fn claims_lease_oldest_first(ctx: Ctx) -> TestResult {
     assert_eq!(ids(&first), all[..2].to_vec(), "oldest first");
     for row in &first {
         assert_eq!(row.attempts, 1);
-        assert!(row.locked_until.is_some_and(|t| t > before), "leased into the future");
+        assert!(
+            row.locked_until.is_some_and(|t| t > before),
+            "leased into the future"
+        );
         assert_eq!(row.published_at, None);
     }
     let second = s.claim_outbox_batch(10, Duration::minutes(1)).await?;
     assert_eq!(ids(&second), all[2..].to_vec(), "only the rows not leased");
-    assert!(s.claim_outbox_batch(10, Duration::minutes(1)).await?.is_empty(), "all leased");
-    assert_eq!(s.outbox_backlog().await?, (5, Some(base)), "leased is not published");
+    assert!(
+        s.claim_outbox_batch(10, Duration::minutes(1))
+            .await?
+            .is_empty(),
+        "all leased"
+    );
+    assert_eq!(
+        s.outbox_backlog().await?,
+        (5, Some(base)),
+        "leased is not published"
+    );
 
     s.mark_outbox_published(&ids(&first)).await?;
     s.mark_outbox_published(&[]).await?;
-    assert_eq!(s.outbox_backlog().await?, (3, Some(base + Duration::seconds(2))));
+    assert_eq!(
+        s.outbox_backlog().await?,
+        (3, Some(base + Duration::seconds(2)))
+    );
     let published = s.list_outbox(&first[0].aggregate_id).await?;
-    assert!(published[..2].iter().all(|r| r.published_at.is_some() && r.locked_until.is_none()));
+    assert!(published[..2]
+        .iter()
+        .all(|r| r.published_at.is_some() && r.locked_until.is_none()));
     assert!(published[2..].iter().all(|r| r.published_at.is_none()));
     Ok(())
 }
@@ -71,7 +96,11 @@ async fn expired_lease_is_claimable_again(ctx: Ctx) -> TestResult {
 
     s.mark_outbox_published(&all[..3]).await?;
     let rest = s.claim_outbox_batch(10, lapsed).await?;
-    assert_eq!(ids(&rest), all[3..].to_vec(), "published rows never come back");
+    assert_eq!(
+        ids(&rest),
+        all[3..].to_vec(),
+        "published rows never come back"
+    );
     assert_eq!(rest[0].attempts, 3);
     s.mark_outbox_published(&all[3..]).await?;
     assert!(s.claim_outbox_batch(10, lapsed).await?.is_empty());
@@ -97,7 +126,15 @@ async fn concurrent_claimers_are_disjoint(ctx: Ctx) -> TestResult {
         seen.extend(ids(&batch));
     }
     assert_eq!(total, seen.len(), "no row claimed twice");
-    assert_eq!(seen, all.into_iter().collect::<BTreeSet<_>>(), "the union is everything");
-    assert!(ctx.store.claim_outbox_batch(100, Duration::minutes(1)).await?.is_empty());
+    assert_eq!(
+        seen,
+        all.into_iter().collect::<BTreeSet<_>>(),
+        "the union is everything"
+    );
+    assert!(ctx
+        .store
+        .claim_outbox_batch(100, Duration::minutes(1))
+        .await?
+        .is_empty());
     Ok(())
 }

@@ -15,24 +15,47 @@ async fn bundle_writes_everything(ctx: Ctx) -> TestResult {
     s.insert_payment_bundle(b).await?;
 
     assert_eq!(s.get_payment(&pay.id).await?, Some(pay.clone()));
-    assert_eq!(s.get_payment_by_reference(&pay.reference).await?, Some(pay.clone()));
+    assert_eq!(
+        s.get_payment_by_reference(&pay.reference).await?,
+        Some(pay.clone())
+    );
     assert_eq!(s.get_session(&sess.id).await?, Some(sess.clone()));
-    assert_eq!(s.get_session_view(&sess.id).await?, Some((sess.clone(), pay.clone(), None)));
+    assert_eq!(
+        s.get_session_view(&sess.id).await?,
+        Some((sess.clone(), pay.clone(), None))
+    );
     assert_eq!(s.get_session_view("cs_missing").await?, None);
     assert_eq!(s.list_payment_history(&pay.id).await?, hist);
-    assert_eq!(s.find_payment_by_request_key(&project.id, "test", "req-1").await?, Some(pay.clone()));
-    assert_eq!(s.find_session_by_request_key(&project.id, "test", "req-1").await?, Some(sess));
+    assert_eq!(
+        s.find_payment_by_request_key(&project.id, "test", "req-1")
+            .await?,
+        Some(pay.clone())
+    );
+    assert_eq!(
+        s.find_session_by_request_key(&project.id, "test", "req-1")
+            .await?,
+        Some(sess)
+    );
     assert_eq!(s.count_payments(&project.id, "test").await?, 1);
     assert_eq!(s.count_payments(&project.id, "live").await?, 0);
 
     let outbox = s.list_outbox(&pay.id).await?;
     assert_eq!(outbox.len(), 1);
     let row = &outbox[0];
-    assert_eq!((row.id.as_str(), row.kind.as_str()), (events[0].id.as_str(), "payment.created"));
+    assert_eq!(
+        (row.id.as_str(), row.kind.as_str()),
+        (events[0].id.as_str(), "payment.created")
+    );
     assert_eq!(row.correlation_id, events[0].correlation_id);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&row.payload)?, events[0].payload);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&row.payload)?,
+        events[0].payload
+    );
     assert_eq!(row.created_at, pay.created_at);
-    assert_eq!((row.published_at, row.attempts, row.locked_until), (None, 0, None));
+    assert_eq!(
+        (row.published_at, row.attempts, row.locked_until),
+        (None, 0, None)
+    );
     assert_eq!(s.outbox_backlog().await?, (1, Some(pay.created_at)));
     Ok(())
 }
@@ -47,23 +70,48 @@ async fn duplicate_request_key_conflicts_and_writes_nothing(ctx: Ctx) -> TestRes
     let backlog = s.outbox_backlog().await?;
 
     let retry = bundle(&project.id, "live", Some("order-7"));
-    let (pay, sess) = (retry.payment.clone(), retry.session.clone().expect("session"));
-    let err = s.insert_payment_bundle(retry).await.expect_err("same request key");
-    assert!(matches!(err, StoreError::Conflict(_)), "expected Conflict, got {err:?}");
+    let (pay, sess) = (
+        retry.payment.clone(),
+        retry.session.clone().expect("session"),
+    );
+    let err = s
+        .insert_payment_bundle(retry)
+        .await
+        .expect_err("same request key");
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "expected Conflict, got {err:?}"
+    );
     assert_eq!(s.get_payment(&pay.id).await?, None);
     assert_eq!(s.get_session(&sess.id).await?, None);
-    assert_eq!(trail(s, &pay.id).await?, (0, 0), "no history, no outbox row");
+    assert_eq!(
+        trail(s, &pay.id).await?,
+        (0, 0),
+        "no history, no outbox row"
+    );
     assert_eq!(s.outbox_backlog().await?, backlog);
     assert_eq!(s.count_payments(&project.id, "live").await?, 1);
-    let found = s.find_payment_by_request_key(&project.id, "live", "order-7").await?;
-    assert_eq!(found.map(|p| p.id), Some(first_id), "the first payment is the one found");
+    let found = s
+        .find_payment_by_request_key(&project.id, "live", "order-7")
+        .await?;
+    assert_eq!(
+        found.map(|p| p.id),
+        Some(first_id),
+        "the first payment is the one found"
+    );
 
     // A session-less bundle colliding on the payment alone is refused just the same.
     let mut bare = bundle(&project.id, "live", Some("order-7"));
     bare.session = None;
     let bare_id = bare.payment.id.clone();
-    let err = s.insert_payment_bundle(bare).await.expect_err("same request key");
-    assert!(matches!(err, StoreError::Conflict(_)), "expected Conflict, got {err:?}");
+    let err = s
+        .insert_payment_bundle(bare)
+        .await
+        .expect_err("same request key");
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "expected Conflict, got {err:?}"
+    );
     assert_eq!(trail(s, &bare_id).await?, (0, 0));
     Ok(())
 }
@@ -73,13 +121,21 @@ async fn request_key_is_scoped_by_project_and_mode(ctx: Ctx) -> TestResult {
     let s = &ctx.store;
     let p1 = seed_project(s).await?;
     let p2 = seed_project(s).await?;
-    s.insert_payment_bundle(bundle(&p1.id, "test", Some("k"))).await?;
-    s.insert_payment_bundle(bundle(&p1.id, "live", Some("k"))).await?;
-    s.insert_payment_bundle(bundle(&p2.id, "test", Some("k"))).await?;
+    s.insert_payment_bundle(bundle(&p1.id, "test", Some("k")))
+        .await?;
+    s.insert_payment_bundle(bundle(&p1.id, "live", Some("k")))
+        .await?;
+    s.insert_payment_bundle(bundle(&p2.id, "test", Some("k")))
+        .await?;
     for _ in 0..3 {
-        s.insert_payment_bundle(bundle(&p1.id, "test", None)).await?;
+        s.insert_payment_bundle(bundle(&p1.id, "test", None))
+            .await?;
     }
-    assert_eq!(s.count_payments(&p1.id, "test").await?, 4, "NULL request keys never collide");
+    assert_eq!(
+        s.count_payments(&p1.id, "test").await?,
+        4,
+        "NULL request keys never collide"
+    );
     assert_eq!(s.count_payments(&p1.id, "live").await?, 1);
     assert_eq!(s.count_payments(&p2.id, "test").await?, 1);
     Ok(())
@@ -94,15 +150,28 @@ async fn money_is_exact_i64(ctx: Ctx) -> TestResult {
         p.amount = amount;
         let sess = session(&p, "opened", now());
         let (id, sid) = (p.id.clone(), sess.id.clone());
-        let b = NewPaymentBundle { payment: p, session: Some(sess), history: vec![], events: vec![] };
+        let b = NewPaymentBundle {
+            payment: p,
+            session: Some(sess),
+            history: vec![],
+            events: vec![],
+        };
         s.insert_payment_bundle(b).await?;
         assert_eq!(s.get_payment(&id).await?.map(|p| p.amount), Some(amount));
         assert_eq!(s.get_session(&sid).await?.map(|s| s.amount), Some(amount));
     }
     let mut zero = payment(&project.id, "test", None);
     zero.amount = 0;
-    let b = NewPaymentBundle { payment: zero, session: None, history: vec![], events: vec![] };
-    assert!(s.insert_payment_bundle(b).await.is_err(), "CHECK (amount > 0)");
+    let b = NewPaymentBundle {
+        payment: zero,
+        session: None,
+        history: vec![],
+        events: vec![],
+    };
+    assert!(
+        s.insert_payment_bundle(b).await.is_err(),
+        "CHECK (amount > 0)"
+    );
     Ok(())
 }
 
@@ -121,9 +190,18 @@ async fn timestamps_round_trip_exactly(ctx: Ctx) -> TestResult {
         let mut row = project();
         (row.created_at, row.updated_at, row.archived_at) = (at, at, Some(at));
         s.insert_project(&row).await?;
-        assert_eq!(s.get_project(&row.id).await?, Some(row), "round trip of {at}");
+        assert_eq!(
+            s.get_project(&row.id).await?,
+            Some(row),
+            "round trip of {at}"
+        );
     }
-    let mut listed: Vec<_> = s.list_projects(true).await?.into_iter().map(|p| p.created_at).collect();
+    let mut listed: Vec<_> = s
+        .list_projects(true)
+        .await?
+        .into_iter()
+        .map(|p| p.created_at)
+        .collect();
     let mut expected = stamps.to_vec();
     expected.sort();
     assert_eq!(listed, expected, "ordered by time, not by text");

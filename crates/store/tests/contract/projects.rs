@@ -20,7 +20,11 @@ async fn insert_get_list(ctx: Ctx) -> TestResult {
 
     assert_eq!(s.get_project(&first.id).await?, Some(first.clone()));
     assert_eq!(s.default_project().await?, Some(second.clone()));
-    assert_eq!(s.list_projects(false).await?, vec![first.clone(), second], "oldest first");
+    assert_eq!(
+        s.list_projects(false).await?,
+        vec![first.clone(), second],
+        "oldest first"
+    );
 
     let err = s.insert_project(&first).await.expect_err("duplicate id");
     assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
@@ -42,13 +46,22 @@ async fn update_sets_and_clears_fields(ctx: Ctx) -> TestResult {
     let after = s.update_project(&before.id, &update).await?;
     assert_eq!(after.name, "Renamed");
     assert_eq!(after.success_url, None, "Some(None) clears the URL");
-    assert_eq!(after.failure_url, before.failure_url, "None leaves the field alone");
-    assert_eq!(after.cancel_url.as_deref(), Some("https://shop.example/cancel"));
+    assert_eq!(
+        after.failure_url, before.failure_url,
+        "None leaves the field alone"
+    );
+    assert_eq!(
+        after.cancel_url.as_deref(),
+        Some("https://shop.example/cancel")
+    );
     assert_eq!(after.settings, before.settings);
     assert_eq!(after.updated_at, at);
     assert_eq!(s.get_project(&before.id).await?, Some(after));
 
-    let err = s.update_project("prj_missing", &update).await.expect_err("unknown project");
+    let err = s
+        .update_project("prj_missing", &update)
+        .await
+        .expect_err("unknown project");
     assert!(matches!(err, StoreError::NotFound), "got {err:?}");
     Ok(())
 }
@@ -71,12 +84,23 @@ async fn archive_hides_project_revokes_keys_keeps_payments(ctx: Ctx) -> TestResu
     let trail_before = trail(s, &pay.id).await?;
 
     assert!(s.archive_project(&archived.id).await?);
-    assert!(!s.archive_project(&archived.id).await?, "archiving twice is a no-op");
+    assert!(
+        !s.archive_project(&archived.id).await?,
+        "archiving twice is a no-op"
+    );
 
-    let visible: Vec<_> = s.list_projects(false).await?.into_iter().map(|p| p.id).collect();
+    let visible: Vec<_> = s
+        .list_projects(false)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     assert_eq!(visible, vec![kept.id.clone()]);
     let all = s.list_projects(true).await?;
-    let row = all.iter().find(|p| p.id == archived.id).expect("listed with archived");
+    let row = all
+        .iter()
+        .find(|p| p.id == archived.id)
+        .expect("listed with archived");
     assert!(row.archived_at.is_some());
 
     for k in &keys {
@@ -88,13 +112,27 @@ async fn archive_hides_project_revokes_keys_keeps_payments(ctx: Ctx) -> TestResu
     assert_eq!(untouched.revoked_at, None, "other projects' keys untouched");
     assert!(s.find_key_by_hash(&other_key.key_hash).await?.is_some());
 
-    assert_eq!(s.get_payment(&pay.id).await?, Some(pay.clone()), "payment kept");
+    assert_eq!(
+        s.get_payment(&pay.id).await?,
+        Some(pay.clone()),
+        "payment kept"
+    );
     assert_eq!(s.get_session(&sess.id).await?, Some(sess));
     assert_eq!(s.count_payments(&archived.id, "test").await?, 1);
-    assert_eq!(trail(s, &pay.id).await?, trail_before, "history and outbox kept");
+    assert_eq!(
+        trail(s, &pay.id).await?,
+        trail_before,
+        "history and outbox kept"
+    );
 
-    let update = ProjectUpdate { name: Some("zombie".to_owned()), ..ProjectUpdate::default() };
-    let err = s.update_project(&archived.id, &update).await.expect_err("archived");
+    let update = ProjectUpdate {
+        name: Some("zombie".to_owned()),
+        ..ProjectUpdate::default()
+    };
+    let err = s
+        .update_project(&archived.id, &update)
+        .await
+        .expect_err("archived");
     assert!(matches!(err, StoreError::NotFound), "got {err:?}");
     let row = s.get_project(&archived.id).await?.expect("still readable");
     assert_eq!(row.name, archived.name, "archived project unchanged");

@@ -27,7 +27,11 @@ where
         BackendKind::Postgres => TestDb::postgres().await,
     }
     .expect("create the test database");
-    let ctx = Ctx { store: db.store().clone(), url: db.url.clone(), kind };
+    let ctx = Ctx {
+        store: db.store().clone(),
+        url: db.url.clone(),
+        kind,
+    };
     let outcome = body(ctx).await;
     db.cleanup().await;
     if let Err(e) = outcome {
@@ -59,20 +63,36 @@ pub struct FreshDb {
 }
 
 impl FreshDb {
-    pub async fn create(kind: BackendKind) -> Result<FreshDb, Box<dyn std::error::Error + Send + Sync>> {
+    pub async fn create(
+        kind: BackendKind,
+    ) -> Result<FreshDb, Box<dyn std::error::Error + Send + Sync>> {
         let name = format!("nexpay_fresh_{}", unique_suffix());
         match kind {
             BackendKind::Sqlite => {
                 let dir = std::env::temp_dir().join(&name);
                 std::fs::create_dir_all(&dir)?;
                 let url = format!("sqlite://{}", dir.join("nexpay.db").display());
-                Ok(FreshDb { url, kind, name, dir: Some(dir), dropped: false })
+                Ok(FreshDb {
+                    url,
+                    kind,
+                    name,
+                    dir: Some(dir),
+                    dropped: false,
+                })
             }
             BackendKind::Postgres => {
                 let mut admin = AsyncPgConnection::establish(&pg_admin_url()).await?;
-                admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await?;
                 let url = replace_db_name(&pg_admin_url(), &name);
-                Ok(FreshDb { url, kind, name, dir: None, dropped: false })
+                Ok(FreshDb {
+                    url,
+                    kind,
+                    name,
+                    dir: None,
+                    dropped: false,
+                })
             }
         }
     }
@@ -91,7 +111,10 @@ impl Drop for FreshDb {
         }
         let (kind, name, dir) = (self.kind, self.name.clone(), self.dir.clone());
         let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 rt.block_on(drop_database(kind, &name, dir.as_deref()));
             }
         })

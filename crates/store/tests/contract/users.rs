@@ -26,7 +26,10 @@ async fn duplicate_email_is_conflict(ctx: Ctx) -> TestResult {
     let mut twin = user();
     twin.email = u.email.clone();
     let err = s.insert_user(&twin).await.expect_err("duplicate email");
-    assert!(matches!(err, StoreError::Conflict(_)), "expected Conflict, got {err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "expected Conflict, got {err:?}"
+    );
     assert_eq!(s.get_user(&twin.id).await?, None);
     Ok(())
 }
@@ -41,7 +44,11 @@ async fn set_password_bumps_session_version(ctx: Ctx) -> TestResult {
     let after = s.get_user(&u.id).await?.expect("user");
     assert_eq!(after.password_hash, "$argon2id$new");
     assert!(after.must_change_password);
-    assert_eq!(after.session_version, u.session_version + 1, "old tokens invalidated");
+    assert_eq!(
+        after.session_version,
+        u.session_version + 1,
+        "old tokens invalidated"
+    );
     assert!(after.updated_at >= u.updated_at);
 
     assert!(s.set_user_password(&u.id, "$argon2id$newer", false).await?);
@@ -74,7 +81,11 @@ async fn setting_once_under_concurrency(ctx: Ctx) -> TestResult {
         })
         .collect();
     let mut winners = Vec::new();
-    for (i, task) in futures::future::join_all(tasks).await.into_iter().enumerate() {
+    for (i, task) in futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         if task?? {
             winners.push(format!("v{i}"));
         }

@@ -38,15 +38,31 @@ e2e!(payment_initiate_replays, |app| {
         let key = format!("idem-payment-{provider}");
         let first = replay_twice(app, PAYMENT, &payment_body(provider), &key).await;
         let reference = first["data"]["reference"].as_str().unwrap();
-        let payment = app.store.get_payment_by_reference(reference).await.unwrap().expect("stored");
+        let payment = app
+            .store
+            .get_payment_by_reference(reference)
+            .await
+            .unwrap()
+            .expect("stored");
         assert_eq!(payment.request_key.as_deref(), Some(key.as_str()));
-        assert_eq!(app.store.list_attempts(&payment.id).await.unwrap().len(), 1, "one attempt only");
+        assert_eq!(
+            app.store.list_attempts(&payment.id).await.unwrap().len(),
+            1,
+            "one attempt only"
+        );
     }
 });
 
 e2e!(same_key_different_body_conflicts, |app| {
     let headers = [("Idempotency-Key", "idem-mismatch")];
-    let first = post(app, PAYMENT, Some(&app.write_key), &payment_body("wave"), &headers).await;
+    let first = post(
+        app,
+        PAYMENT,
+        Some(&app.write_key),
+        &payment_body("wave"),
+        &headers,
+    )
+    .await;
     assert_eq!(first.status, 200, "{}", first.text);
     let before = count(app).await;
     let mut changed = payment_body("wave");
@@ -55,17 +71,38 @@ e2e!(same_key_different_body_conflicts, |app| {
     assert_error(&r, 409, "idempotency_error");
     assert!(!replayed(&r));
     // The same key on another route is another request too.
-    let r = post(app, SESSION, Some(&app.write_key), &session_body(), &headers).await;
+    let r = post(
+        app,
+        SESSION,
+        Some(&app.write_key),
+        &session_body(),
+        &headers,
+    )
+    .await;
     assert_error(&r, 409, "idempotency_error");
     assert_eq!(count(app).await, before);
     // The original still replays.
-    let again = post(app, PAYMENT, Some(&app.write_key), &payment_body("wave"), &headers).await;
+    let again = post(
+        app,
+        PAYMENT,
+        Some(&app.write_key),
+        &payment_body("wave"),
+        &headers,
+    )
+    .await;
     assert_eq!(again.text, first.text);
     assert!(replayed(&again));
 
     // A malformed key is refused before anything runs.
     let long = "k".repeat(256);
-    let r = post(app, PAYMENT, Some(&app.write_key), &payment_body("wave"), &[("Idempotency-Key", &long)]).await;
+    let r = post(
+        app,
+        PAYMENT,
+        Some(&app.write_key),
+        &payment_body("wave"),
+        &[("Idempotency-Key", &long)],
+    )
+    .await;
     assert_invalid_field(&r, "Idempotency-Key");
     assert_eq!(count(app).await, before);
 });
@@ -84,7 +121,14 @@ e2e!(failed_first_request_replays_its_error, |app| {
     assert_eq!(second.json["message"], first.json["message"]);
     assert_eq!(count(app).await, before);
     // A fixed body under the same key is a different request.
-    let fixed = post(app, SESSION, Some(&app.write_key), &session_body(), &headers).await;
+    let fixed = post(
+        app,
+        SESSION,
+        Some(&app.write_key),
+        &session_body(),
+        &headers,
+    )
+    .await;
     assert_error(&fixed, 409, "idempotency_error");
     assert_eq!(count(app).await, before);
 });
@@ -103,11 +147,20 @@ e2e!(concurrent_requests_with_one_key, |app| {
         }
     }
     for r in &oks {
-        assert_eq!(r.data(), oks[0].data(), "every success carries the same payment");
+        assert_eq!(
+            r.data(),
+            oks[0].data(),
+            "every success carries the same payment"
+        );
     }
     assert_eq!(count(app).await, before + 1, "exactly one payment");
     let reference = oks[0].data()["reference"].as_str().unwrap();
-    let payment = app.store.get_payment_by_reference(reference).await.unwrap().unwrap();
+    let payment = app
+        .store
+        .get_payment_by_reference(reference)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(app.store.list_attempts(&payment.id).await.unwrap().len(), 1);
     // Once settled, the key replays.
     let after = post(app, PAYMENT, Some(&app.write_key), &body, &headers).await;
@@ -121,7 +174,16 @@ e2e!(key_order_does_not_matter, |app| {
     let b = r#"{ "metadata": {"y": "z", "x": 1}, "customer": {"email": "a@example.com", "phone": "+221771234567", "name": "A B"}, "currency": "XOF", "amount": 10000 }"#;
     let before = count(app).await;
     let headers = [("Idempotency-Key", "idem-order")];
-    let send_raw = |text: &'static str| send(app, reqwest::Method::POST, SESSION, Some(&app.write_key), Some((Some("application/json"), text.as_bytes().to_vec())), &headers);
+    let send_raw = |text: &'static str| {
+        send(
+            app,
+            reqwest::Method::POST,
+            SESSION,
+            Some(&app.write_key),
+            Some((Some("application/json"), text.as_bytes().to_vec())),
+            &headers,
+        )
+    };
     let first = send_raw(a).await;
     assert_eq!(first.status, 200, "{}", first.text);
     let second = send_raw(b).await;

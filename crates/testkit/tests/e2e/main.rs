@@ -48,5 +48,6 @@ mod expiry;
 mod health;
 mod idempotency;
 mod openapi;
+mod providers;
 mod sessions;
 mod validation;

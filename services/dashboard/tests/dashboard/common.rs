@@ -31,6 +31,7 @@ macro_rules! both_backends {
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL (NEXPAY_TEST_PG_URL); run with -- --ignored"]
                 async fn postgres() {
                     let db = nexpay_store::testing::TestDb::postgres().await.expect("PostgreSQL test database");
                     super::$name(db).await;
