@@ -152,6 +152,22 @@ impl Instance {
         proc_status_kb(self.pid, field)
     }
 
+    /// `Some(status)` once the process has exited (crashed: the benchmark never stops it
+    /// before it is done).
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        Some(status.to_string())
+    }
+
+    /// Copies the log out of the data dir (which is deleted at the end) and returns where.
+    pub fn keep_log(&self) -> Option<PathBuf> {
+        let dest =
+            std::env::temp_dir().join(format!("nexpay-bench-{}-nexpay.log", std::process::id()));
+        std::fs::copy(self.data_dir.join(LOG_FILE), &dest)
+            .ok()
+            .map(|_| dest)
+    }
+
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(self.data_dir.join(LOG_FILE)).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();

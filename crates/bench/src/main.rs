@@ -166,6 +166,7 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
         create.p99_ms,
         create.errors_summary()
     );
+    check_alive(cleanup, "session creation")?;
     let sessions_in_pool = ids.len();
     let read = if ids.is_empty() {
         eprintln!("session reads: skipped, no session was created");
@@ -181,6 +182,7 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
         );
         Some(r)
     };
+    check_alive(cleanup, "session reads")?;
     let peak_rss_kb = cleanup
         .instance
         .as_ref()
@@ -241,6 +243,24 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     };
     report.print();
     Ok(())
+}
+
+/// Fails (keeping the child's log) if the child died during `phase`.
+fn check_alive(cleanup: &mut Cleanup, phase: &str) -> anyhow::Result<()> {
+    let Some(inst) = cleanup.instance.as_mut() else {
+        return Ok(());
+    };
+    let Some(status) = inst.exited() else {
+        return Ok(());
+    };
+    let kept = inst
+        .keep_log()
+        .map(|p| format!(" (whole log kept in {})", p.display()))
+        .unwrap_or_default();
+    anyhow::bail!(
+        "nexpay exited during {phase}: {status}{kept}; last lines of its log:\n{}",
+        inst.log_tail(30)
+    )
 }
 
 fn command_line() -> String {

@@ -128,7 +128,10 @@ impl Shared {
                 .filter(|(_, (g, _))| *g <= generation)
                 .map(|(id, _)| id.clone())
                 .collect();
-            ids.iter().filter_map(|id| waiters.remove(id)).map(|(_, tx)| tx).collect()
+            ids.iter()
+                .filter_map(|id| waiters.remove(id))
+                .map(|(_, tx)| tx)
+                .collect()
         };
         for tx in lost {
             let err = BusError::Unavailable("connection lost while awaiting the reply".to_owned());
@@ -170,7 +173,12 @@ pub(crate) async fn establish(shared: &Shared) -> Result<(Link, Consumer), BusEr
             ..BasicConsumeOptions::default()
         };
         let consumer = replies
-            .basic_consume(reply_queue.clone(), ShortString::default(), no_ack, FieldTable::default())
+            .basic_consume(
+                reply_queue.clone(),
+                ShortString::default(),
+                no_ack,
+                FieldTable::default(),
+            )
             .await
             .map_err(|e| unavailable("consuming the reply queue", &e))?;
         let generation = shared.generations.fetch_add(1, Ordering::Relaxed) + 1;
@@ -184,13 +192,15 @@ pub(crate) async fn establish(shared: &Shared) -> Result<(Link, Consumer), BusEr
     };
     match tokio::time::timeout(shared.config.connect_timeout, attempt).await {
         Ok(result) => result,
-        Err(_) => Err(BusError::Unavailable("connecting to RabbitMQ timed out".to_owned())),
+        Err(_) => Err(BusError::Unavailable(
+            "connecting to RabbitMQ timed out".to_owned(),
+        )),
     }
 }
 
 /// Keep the bus connected until it is closed. `first` is the connection
 /// made by `RabbitBus::connect`.
-pub(crate) async fn supervise(shared: Arc<Shared>, first: (Link, Consumer)) {
+pub(crate) async fn supervise(shared: Arc<Shared>, first: (Arc<Link>, Consumer)) {
     let mut close = shared.close.subscribe();
     let mut backoff = Backoff::new(shared.config.reconnect_min, shared.config.reconnect_max);
     let mut current = Some(first);
@@ -198,7 +208,7 @@ pub(crate) async fn supervise(shared: Arc<Shared>, first: (Link, Consumer)) {
         let (link, replies) = match current.take() {
             Some(made) => made,
             None => match establish(&shared).await {
-                Ok(made) => made,
+                Ok((link, replies)) => (Arc::new(link), replies),
                 Err(e) => {
                     let delay = backoff.next_delay();
                     tracing::warn!(error = %e, ?delay, "RabbitMQ reconnection failed");
@@ -211,7 +221,6 @@ pub(crate) async fn supervise(shared: Arc<Shared>, first: (Link, Consumer)) {
             },
         };
         backoff.reset();
-        let link = Arc::new(link);
         tracing::info!(generation = link.generation, "connected to RabbitMQ");
         shared.state.send_replace(LinkState::Up(Arc::clone(&link)));
         let closing = tokio::select! {
@@ -219,7 +228,11 @@ pub(crate) async fn supervise(shared: Arc<Shared>, first: (Link, Consumer)) {
             _ = close.wait_for(|c| *c) => true,
         };
         let why = "connection to RabbitMQ lost; reconnecting".to_owned();
-        shared.state.send_replace(if closing { LinkState::Closed } else { LinkState::Down(why) });
+        shared.state.send_replace(if closing {
+            LinkState::Closed
+        } else {
+            LinkState::Down(why)
+        });
         shared.fail_waiters(link.generation);
         if link.conn.status().connected() {
             let bye = link.conn.close(200, "bye".into());

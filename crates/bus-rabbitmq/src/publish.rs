@@ -41,7 +41,13 @@ pub(crate) async fn confirmed(
     };
     let confirm = async {
         link.publisher
-            .basic_publish(msg.exchange.into(), msg.routing_key, options, msg.body, msg.properties)
+            .basic_publish(
+                msg.exchange.into(),
+                msg.routing_key,
+                options,
+                msg.body,
+                msg.properties,
+            )
             .await?
             .await
     };
@@ -50,6 +56,8 @@ pub(crate) async fn confirmed(
         Ok(Err(e)) => Err(unavailable(&what, &e)),
         Ok(Ok(Confirmation::Ack(None) | Confirmation::NotRequested)) => Ok(Routed::Stored),
         Ok(Ok(Confirmation::Ack(Some(_)))) => Ok(Routed::Unroutable),
-        Ok(Ok(Confirmation::Nack(_))) => Err(BusError::Unavailable(format!("{what}: nacked by the broker"))),
+        Ok(Ok(Confirmation::Nack(_))) => Err(BusError::Unavailable(format!(
+            "{what}: nacked by the broker"
+        ))),
     }
 }

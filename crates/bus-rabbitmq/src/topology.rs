@@ -77,7 +77,11 @@ pub(crate) async fn declare_queue(
     role: &Role,
     retry_delay: Duration,
 ) -> Result<(), BusError> {
-    let (name, dead, retry) = (short(queue)?, short(&dead_queue(queue))?, short(&retry_queue(queue))?);
+    let (name, dead, retry) = (
+        short(queue)?,
+        short(&dead_queue(queue))?,
+        short(&retry_queue(queue))?,
+    );
     let channel = open(conn).await?;
     let durable = QueueDeclareOptions::durable();
     let fail = |what: &str, e: lapin::Error| unavailable(&format!("{what} `{queue}`"), &e);
@@ -97,20 +101,38 @@ pub(crate) async fn declare_queue(
         .await
         .map_err(|e| fail("declaring the dead-letter queue of", e))?;
     channel
-        .queue_bind(dead.clone(), DEAD_LETTER_EXCHANGE.into(), dead, QueueBindOptions::default(), none.clone())
+        .queue_bind(
+            dead.clone(),
+            DEAD_LETTER_EXCHANGE.into(),
+            dead,
+            QueueBindOptions::default(),
+            none.clone(),
+        )
         .await
         .map_err(|e| fail("binding the dead-letter queue of", e))?;
     match role {
         Role::Commands => {
             channel
-                .queue_bind(name.clone(), COMMANDS_EXCHANGE.into(), name.clone(), QueueBindOptions::default(), none.clone())
+                .queue_bind(
+                    name.clone(),
+                    COMMANDS_EXCHANGE.into(),
+                    name.clone(),
+                    QueueBindOptions::default(),
+                    none.clone(),
+                )
                 .await
                 .map_err(|e| fail("binding command queue", e))?;
         }
         Role::Events(patterns) => {
             for pattern in patterns {
                 channel
-                    .queue_bind(name.clone(), EVENTS_EXCHANGE.into(), short(pattern)?, QueueBindOptions::default(), none.clone())
+                    .queue_bind(
+                        name.clone(),
+                        EVENTS_EXCHANGE.into(),
+                        short(pattern)?,
+                        QueueBindOptions::default(),
+                        none.clone(),
+                    )
                     .await
                     .map_err(|e| fail("binding event queue", e))?;
             }
@@ -156,7 +178,10 @@ async fn declare_retry_queue(
             close(channel).await;
             Ok(())
         }
-        Err(e) => Err(unavailable(&format!("declaring the retry queue of `{queue}`"), &e)),
+        Err(e) => Err(unavailable(
+            &format!("declaring the retry queue of `{queue}`"),
+            &e,
+        )),
     }
 }
 

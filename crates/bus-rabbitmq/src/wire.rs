@@ -196,7 +196,10 @@ mod tests {
         let msg = Envelope::new("payment.succeeded", "req-1", json!({"n": 1}));
         let props = properties(&msg).expect("props");
         assert_eq!(props.delivery_mode(), &Some(2));
-        assert_eq!(props.kind().as_ref().map(|k| k.as_str()), Some("payment.succeeded"));
+        assert_eq!(
+            props.kind().as_ref().map(|k| k.as_str()),
+            Some("payment.succeeded")
+        );
         let meta = Meta::of(&props);
         assert_eq!(meta.attempt, 1);
         assert!(!meta.is_request());

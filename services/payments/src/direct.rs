@@ -57,6 +57,22 @@ pub(crate) fn pending_payment(
     }
 }
 
+/// Live payments need the provider's credentials; refusing here writes no payment that
+/// could never be paid. Test mode always has the simulators.
+fn require_live_config(provider: &ProviderRow, mode: &str) -> Result<(), HandlerError> {
+    if mode == "live" && provider.sealed_config.is_none() {
+        return Err(rejected(
+            422,
+            "provider_not_configured",
+            format!(
+                "{} has no live credentials configured on this instance",
+                provider.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -80,7 +96,7 @@ impl Payments {
         }
         let project = self.project(&caller.project_id).await?;
         let provider = self
-            .available_provider(&cmd.provider_code, &cmd.currency)
+            .available_provider(&cmd.provider_code, &cmd.currency, &caller.mode)
             .await?;
         let at = now();
         let mut payment = pending_payment(
@@ -522,8 +538,10 @@ impl Payments {
         &self,
         code: &str,
         currency: &str,
+        mode: &str,
     ) -> Result<ProviderRow, HandlerError> {
         let provider = self.provider_row(code).await?;
+        require_live_config(&provider, mode)?;
         if !provider.enabled {
             return Err(rejected(
                 422,

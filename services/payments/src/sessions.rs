@@ -204,7 +204,7 @@ impl Payments {
             ));
         }
         let provider = self
-            .available_provider(&cmd.provider_code, &session.currency)
+            .available_provider(&cmd.provider_code, &session.currency, &session.mode)
             .await?;
         let mut changes = Vec::new();
         if let Some(att) = latest.filter(|a| a.status == "created" || a.status == "pending") {

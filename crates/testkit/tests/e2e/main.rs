@@ -31,6 +31,7 @@ macro_rules! e2e {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs PostgreSQL (NEXPAY_TEST_PG_URL); run with -- --ignored"]
             async fn postgres() {
                 run(nexpay_testkit::Backend::Postgres).await;
             }

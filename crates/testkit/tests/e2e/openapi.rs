@@ -119,7 +119,8 @@ e2e!(
                 .count_payments(&app.project_id, "live")
                 .await
                 .unwrap(),
-            live_before + 2
+            live_before + 1,
+            "only the session's payment: a refused live payment writes nothing"
         );
 
         // Test keys keep working with the simulators in production.
