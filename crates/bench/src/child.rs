@@ -81,6 +81,7 @@ impl Instance {
         bin: &Path,
         data_dir: &Path,
         database_url: &str,
+        extra_env: &[(String, String)],
     ) -> anyhow::Result<Instance> {
         let port = free_port()?;
         let base_url = format!("http://127.0.0.1:{port}");
@@ -94,6 +95,7 @@ impl Instance {
             .env("PUBLIC_URL", &base_url)
             .env("ADMIN_EMAIL", ADMIN_EMAIL)
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .envs(extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

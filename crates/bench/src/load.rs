@@ -17,6 +17,8 @@ pub struct Timing {
     pub concurrency: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// The process whose CPU use is sampled besides this one's.
+    pub server_pid: Option<u32>,
 }
 
 /// Runs `worker(i, window)` on `concurrency` tasks and merges what they return.
@@ -27,6 +29,7 @@ where
     T: Send + 'static,
 {
     let window = Window::starting_now(timing.warmup, timing.duration);
+    let cpu = tokio::spawn(crate::stats::sample_cpu(window, timing.server_pid));
     let handles: Vec<_> = (0..timing.concurrency)
         .map(|i| tokio::spawn(worker(i, window)))
         .collect();
@@ -37,6 +40,7 @@ where
         total.merge(rec);
         extras.push(extra);
     }
+    total.cpu = cpu.await?;
     Ok((total, extras))
 }
 

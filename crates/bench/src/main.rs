@@ -11,6 +11,7 @@
 
 mod ceiling;
 mod child;
+mod cleanup;
 mod load;
 mod pg;
 mod report;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::child::Instance;
+use crate::cleanup::{check_alive, Cleanup};
 use crate::load::Timing;
 use crate::report::Report;
 
@@ -58,37 +60,10 @@ struct Args {
     /// Skip the storage ceiling phase.
     #[arg(long)]
     no_ceiling: bool,
-}
-
-/// Everything to undo at the end, whatever happened.
-#[derive(Default)]
-struct Cleanup {
-    instance: Option<Instance>,
-    dirs: Vec<PathBuf>,
-    pg_databases: Vec<String>,
-    pg_admin_url: String,
-    stop: Option<String>,
-}
-
-impl Cleanup {
-    async fn stop_child(&mut self) {
-        if let Some(mut inst) = self.instance.take() {
-            let how = inst.stop(Duration::from_secs(10)).await;
-            self.stop = Some(how);
-        }
-    }
-
-    async fn finish(mut self) {
-        self.stop_child().await;
-        for dir in &self.dirs {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        for name in &self.pg_databases {
-            if let Err(e) = pg::drop_database(&self.pg_admin_url, name).await {
-                eprintln!("warning: could not drop database {name}: {e:#}");
-            }
-        }
-    }
+    /// Extra configuration for the child, `KEY=VALUE` (repeatable), e.g. `RUST_LOG=warn`
+    /// or `DB_MAX_CONNECTIONS=32`. Without it the child runs on the shipped defaults.
+    #[arg(long = "child-env", value_parser = parse_env_pair)]
+    child_env: Vec<(String, String)>,
 }
 
 #[tokio::main]
@@ -114,6 +89,7 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         warmup: Duration::from_secs(args.warmup),
         duration: Duration::from_secs(args.duration),
+        server_pid: None,
     };
     let pid = std::process::id();
     let data_dir = child::temp_dir("data")?;
@@ -145,10 +121,14 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     );
     let inst = cleanup
         .instance
-        .insert(Instance::start(&bin, &data_dir, &database_url).await?);
+        .insert(Instance::start(&bin, &data_dir, &database_url, &args.child_env).await?);
     eprintln!("ready at {} (pid {}); idling 1 s", inst.base_url, inst.pid);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss_kb = inst.status_kb("VmRSS")?;
+    let http_timing = Timing {
+        server_pid: Some(inst.pid),
+        ..timing
+    };
     let (base_url, write_key, read_key) = (
         inst.base_url.clone(),
         inst.write_key.clone(),
@@ -159,7 +139,7 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
         "session creation: {} connections, {} s + {} s warm-up",
         args.concurrency, args.duration, args.warmup
     );
-    let (create, ids) = load::create_sessions(&base_url, &write_key, timing).await?;
+    let (create, ids) = load::create_sessions(&base_url, &write_key, http_timing).await?;
     eprintln!(
         "  {:.0}/s, p99 {:.2} ms, errors: {}",
         create.rate(),
@@ -173,7 +153,7 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
         None
     } else {
         eprintln!("session reads over {sessions_in_pool} sessions");
-        let r = load::read_sessions(&base_url, &read_key, Arc::new(ids), timing).await?;
+        let r = load::read_sessions(&base_url, &read_key, Arc::new(ids), http_timing).await?;
         eprintln!(
             "  {:.0}/s, p99 {:.2} ms, errors: {}",
             r.rate(),
@@ -229,6 +209,15 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     let report = Report {
         backend,
         backend_detail,
+        child_config: if args.child_env.is_empty() {
+            "shipped defaults".to_owned()
+        } else {
+            args.child_env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
         concurrency: args.concurrency,
         duration_secs: args.duration,
         warmup_secs: args.warmup,
@@ -245,22 +234,11 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fails (keeping the child's log) if the child died during `phase`.
-fn check_alive(cleanup: &mut Cleanup, phase: &str) -> anyhow::Result<()> {
-    let Some(inst) = cleanup.instance.as_mut() else {
-        return Ok(());
-    };
-    let Some(status) = inst.exited() else {
-        return Ok(());
-    };
-    let kept = inst
-        .keep_log()
-        .map(|p| format!(" (whole log kept in {})", p.display()))
-        .unwrap_or_default();
-    anyhow::bail!(
-        "nexpay exited during {phase}: {status}{kept}; last lines of its log:\n{}",
-        inst.log_tail(30)
-    )
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 fn command_line() -> String {

@@ -8,6 +8,8 @@ use crate::stats::PhaseResult;
 pub struct Report {
     pub backend: &'static str,
     pub backend_detail: String,
+    /// "shipped defaults", or the `--child-env` overrides.
+    pub child_config: String,
     pub concurrency: usize,
     pub duration_secs: u64,
     pub warmup_secs: u64,
@@ -39,7 +41,18 @@ fn ms(v: f64) -> String {
     }
 }
 
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
+}
+
 impl Report {
+    fn phases(&self) -> Vec<&PhaseResult> {
+        let mut phases = vec![&self.create];
+        phases.extend(self.read.as_ref());
+        phases.extend(self.ceiling.as_ref());
+        phases
+    }
+
     /// creation / ceiling, when the ceiling was measured.
     pub fn ratio(&self) -> Option<f64> {
         let c = self.ceiling.as_ref()?.rate();
@@ -102,25 +115,28 @@ impl Report {
             self.duration_secs,
             self.warmup_secs
         );
+        println!("nexpay configuration: {}", self.child_config);
         println!();
         println!(
-            "{:<40} {:>12} {:>9} {:>9} {:>9}  errors",
-            "phase", "ops/s", "p50 ms", "p99 ms", "max ms"
+            "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}  errors",
+            "phase", "ops/s", "p50 ms", "p99 ms", "max ms", "srv CPU", "srv µs/op", "gen CPU"
         );
-        let mut phases = vec![&self.create];
-        phases.extend(self.read.as_ref());
-        phases.extend(self.ceiling.as_ref());
-        for p in phases {
+        for p in self.phases() {
             println!(
-                "{:<40} {:>12.0} {:>9} {:>9} {:>9}  {}",
+                "{:<40} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8.2}  {}",
                 p.name,
                 p.rate(),
                 ms(p.p50_ms),
                 ms(p.p99_ms),
                 ms(p.max_ms),
+                opt(p.cpu.server_cores, 2),
+                opt(p.server_cpu_us_per_op(), 0),
+                p.cpu.bench_cores,
                 p.errors_summary()
             );
         }
+        println!("(CPU in cores busy on average: srv = the nexpay child, gen = this process, the load generator;");
+        println!(" for the ceiling, gen is the store itself)");
         println!();
         println!(
             "idle RSS {:.1} MB, peak RSS (VmHWM) {:.1} MB",
@@ -163,22 +179,23 @@ impl Report {
         let _ = writeln!(s);
         let _ = writeln!(s, "- Machine: {m}");
         let _ = writeln!(s, "- Database: {}", self.backend_detail);
+        let _ = writeln!(s, "- nexpay configuration: {}", self.child_config);
         let _ = writeln!(s, "- Command: `{}`", self.command);
         let _ = writeln!(s, "- Load: {} connections (one keep-alive client each), {} s measured after a {} s warm-up, load generator on the same machine", self.concurrency, self.duration_secs, self.warmup_secs);
         let _ = writeln!(s);
-        let _ = writeln!(s, "| measure | requests/s | p50 ms | p99 ms | errors |");
-        let _ = writeln!(s, "| --- | ---: | ---: | ---: | --- |");
-        let mut phases = vec![&self.create];
-        phases.extend(self.read.as_ref());
-        phases.extend(self.ceiling.as_ref());
-        for p in phases {
+        let _ = writeln!(s, "| measure | requests/s | p50 ms | p99 ms | nexpay CPU (cores) | nexpay CPU µs/request | load generator CPU (cores) | errors |");
+        let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        for p in self.phases() {
             let _ = writeln!(
                 s,
-                "| {} | {:.0} | {} | {} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {:.2} | {} |",
                 p.name,
                 p.rate(),
                 ms(p.p50_ms),
                 ms(p.p99_ms),
+                opt(p.cpu.server_cores, 2),
+                opt(p.server_cpu_us_per_op(), 0),
+                p.cpu.bench_cores,
                 p.errors_summary()
             );
         }

@@ -31,11 +31,59 @@ impl Window {
     }
 }
 
+/// Average CPU use over the measured window, in cores (1.0 = one core busy).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUse {
+    /// The `nexpay` child, when there is one.
+    pub server_cores: Option<f64>,
+    /// This process: the load generator (and, for the ceiling, the store itself).
+    pub bench_cores: f64,
+}
+
+/// CPU seconds (user + system) used so far by `pid` (`None`: this process), from
+/// `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    let text = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may contain spaces) start with the state
+    // (field 3); utime and stime are fields 14 and 15, in clock ticks.
+    let rest = text.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / CLOCK_TICKS_PER_SEC)
+}
+
+/// `getconf CLK_TCK` on every Linux architecture this runs on.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// Samples CPU time at the start and end of `window`.
+pub async fn sample_cpu(window: Window, server_pid: Option<u32>) -> CpuUse {
+    tokio::time::sleep_until(window.measure_from.into()).await;
+    let (s0, b0) = (
+        server_pid.and_then(|p| cpu_seconds(Some(p))),
+        cpu_seconds(None),
+    );
+    tokio::time::sleep_until(window.until.into()).await;
+    let (s1, b1) = (
+        server_pid.and_then(|p| cpu_seconds(Some(p))),
+        cpu_seconds(None),
+    );
+    let secs = (window.until - window.measure_from).as_secs_f64().max(1e-9);
+    CpuUse {
+        server_cores: s0.zip(s1).map(|(a, b)| (b - a) / secs),
+        bench_cores: b0.zip(b1).map(|(a, b)| (b - a) / secs).unwrap_or(0.0),
+    }
+}
+
 /// What one worker saw; workers' recorders are merged at the end of a phase.
 pub struct Recorder {
     hist: Histogram<u64>,
     ok: u64,
     errors: BTreeMap<String, u64>,
+    pub cpu: CpuUse,
 }
 
 impl Default for Recorder {
@@ -53,6 +101,7 @@ impl Recorder {
             hist,
             ok: 0,
             errors: BTreeMap::new(),
+            cpu: CpuUse::default(),
         }
     }
 
@@ -97,6 +146,7 @@ impl Recorder {
                 self.hist.max() as f64 / 1000.0
             },
             errors: self.errors,
+            cpu: self.cpu,
         }
     }
 }
@@ -111,9 +161,16 @@ pub struct PhaseResult {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub errors: BTreeMap<String, u64>,
+    pub cpu: CpuUse,
 }
 
 impl PhaseResult {
+    /// Server CPU time per successful request, in microseconds.
+    pub fn server_cpu_us_per_op(&self) -> Option<f64> {
+        let cores = self.cpu.server_cores?;
+        (self.ok > 0).then(|| cores * self.seconds * 1e6 / self.ok as f64)
+    }
+
     pub fn rate(&self) -> f64 {
         if self.seconds > 0.0 {
             self.ok as f64 / self.seconds

@@ -85,13 +85,20 @@ impl Backoff {
     /// The delay to wait now; the following one is twice as long.
     pub(crate) fn next_delay(&mut self) -> Duration {
         let delay = self.next;
-        self.next = (self.next * 2).min(self.max);
+        self.next = self.next.checked_mul(2).unwrap_or(self.max).min(self.max);
         delay
     }
 
     pub(crate) fn reset(&mut self) {
         self.next = self.min;
     }
+}
+
+/// `now + after`, saturating far in the future instead of overflowing.
+pub(crate) fn deadline_after(after: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 #[cfg(test)]
@@ -105,6 +112,11 @@ mod tests {
         assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_millis(100));
+        let mut huge = Backoff::new(Duration::from_secs(1), Duration::MAX);
+        for _ in 0..100 {
+            huge.next_delay();
+        }
+        assert!(deadline_after(Duration::MAX) > tokio::time::Instant::now());
     }
 
     #[test]

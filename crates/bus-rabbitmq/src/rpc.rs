@@ -6,7 +6,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use nexpay_bus::{BusError, Envelope};
 use tokio::sync::oneshot;
 
-use crate::config::{ATTEMPT_HEADER, COMMANDS_EXCHANGE, DEADLINE_HEADER};
+use crate::config::{deadline_after, ATTEMPT_HEADER, COMMANDS_EXCHANGE, DEADLINE_HEADER};
 use crate::link::Shared;
 use crate::publish::{confirmed, Outgoing, Routed};
 use crate::wire::{encode, now_ms, properties, short};
@@ -35,7 +35,7 @@ pub(crate) async fn request(
     msg: Envelope,
     timeout: Duration,
 ) -> Result<serde_json::Value, BusError> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     let link = shared.link()?;
     let routing_key = short(queue)?;
     let body = encode(&msg)?;

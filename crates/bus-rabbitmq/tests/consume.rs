@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 // Two buses = two processes competing for one queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn competing_consumers_handle_each_message_once() {
     let vhost = Vhost::new().await;
     let (a, b) = (vhost.bus("ledger-a").await, vhost.bus("ledger-b").await);
@@ -56,6 +57,7 @@ async fn competing_consumers_handle_each_message_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn retryable_errors_are_retried_then_dead_lettered() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("ledger").await;
@@ -81,6 +83,7 @@ async fn retryable_errors_are_retried_then_dead_lettered() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn permanent_errors_and_rejections_dead_letter_at_once() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("ledger").await;
@@ -104,6 +107,7 @@ async fn permanent_errors_and_rejections_dead_letter_at_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_panicking_event_handler_is_retried_then_dead_lettered() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("ledger").await;
@@ -126,6 +130,7 @@ async fn a_panicking_event_handler_is_retried_then_dead_lettered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn shutdown_finishes_in_flight_and_requeues_unstarted() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("ledger").await;
@@ -174,6 +179,7 @@ async fn shutdown_finishes_in_flight_and_requeues_unstarted() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn shutdown_requeues_handlers_that_outlive_the_grace() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("ledger").await;
@@ -205,6 +211,7 @@ async fn shutdown_requeues_handlers_that_outlive_the_grace() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn dropping_the_handle_keeps_the_consumer_running() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("ledger").await;
@@ -225,6 +232,7 @@ async fn dropping_the_handle_keeps_the_consumer_running() {
 // The consumer's process dies (its bus and connection go away) with the
 // message unacked: RabbitMQ gives it to the other process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_message_held_by_a_dying_process_is_redelivered_to_another() {
     let vhost = Vhost::new().await;
     let publisher = vhost.bus("publisher").await;

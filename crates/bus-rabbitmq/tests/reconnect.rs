@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{event, eventually, opts, within, Vhost, DEADLINE};
+use common::{ctl_async, event, eventually, opts, within, Vhost, DEADLINE};
 use nexpay_bus::{handler_fn, Bus, BusError, ConsumerOptions, Envelope};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -26,6 +26,7 @@ async fn echo_server(bus: &nexpay_bus_rabbitmq::RabbitBus) -> nexpay_bus::Consum
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn after_the_broker_drops_all_connections_everything_resumes() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("payments").await;
@@ -81,6 +82,7 @@ async fn after_the_broker_drops_all_connections_everything_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn during_an_outage_operations_fail_fast_and_succeed_afterwards() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("payments").await;
@@ -139,6 +141,7 @@ async fn during_an_outage_operations_fail_fast_and_succeed_afterwards() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_request_in_flight_when_the_connection_drops_fails_at_once() {
     let vhost = Vhost::new().await;
     let server_bus = vhost.bus("payments").await;
@@ -163,4 +166,92 @@ async fn a_request_in_flight_when_the_connection_drops_fails_at_once() {
     vhost.close_all_connections().await;
     let res = within("failed request", pending).await.expect("no panic");
     assert!(matches!(res, Err(BusError::Unavailable(_))), "{res:?}");
+}
+
+/// A plain lapin channel on the vhost, to break the topology behind the
+/// bus's back.
+async fn admin(vhost: &Vhost) -> (lapin::Connection, lapin::Channel) {
+    let conn = lapin::Connection::connect(&vhost.url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("admin connection");
+    let channel = conn.create_channel().await.expect("admin channel");
+    (conn, channel)
+}
+
+async fn bound(vhost: &Vhost, line: &str) -> bool {
+    let out = ctl_async(&[
+        "list_bindings",
+        "-p",
+        &vhost.name,
+        "--no-table-headers",
+        "source_name",
+        "destination_name",
+        "routing_key",
+    ])
+    .await;
+    out.lines()
+        .any(|l| l.split('\t').collect::<Vec<_>>().join("|") == line)
+}
+
+fn recorder(tx: mpsc::UnboundedSender<u64>) -> std::sync::Arc<dyn nexpay_bus::Handler> {
+    handler_fn(move |msg: Envelope| {
+        let _ = tx.send(msg.payload["n"].as_u64().unwrap_or(0));
+        async { Ok(json!(null)) }
+    })
+}
+
+#[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
+async fn the_topology_is_redeclared_after_a_reconnection() {
+    let vhost = Vhost::new().await;
+    let bus = vhost.bus("ledger").await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _c = bus
+        .consume("ledger", &["payment.*"], recorder(tx), opts(10, 5, 1))
+        .await
+        .expect("consume");
+    let (_conn, channel) = admin(&vhost).await;
+    channel
+        .exchange_delete("nexpay.events".into(), Default::default())
+        .await
+        .expect("exchange deleted");
+    assert!(!bound(&vhost, "nexpay.events|ledger|payment.*").await);
+
+    vhost.close_all_connections().await;
+    eventually("reconnected", || async { bus.connection_generation() >= 2 }).await;
+    eventually("binding re-declared", || {
+        bound(&vhost, "nexpay.events|ledger|payment.*")
+    })
+    .await;
+    bus.publish(event("payment.succeeded", 5))
+        .await
+        .expect("exchange exists again");
+    assert_eq!(within("consumed", rx.recv()).await, Some(5));
+}
+
+#[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
+async fn a_consumer_whose_queue_is_deleted_redeclares_it() {
+    let vhost = Vhost::new().await;
+    let bus = vhost.bus("ledger").await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _c = bus
+        .consume("ledger", &["payment.*"], recorder(tx), opts(10, 5, 1))
+        .await
+        .expect("consume");
+    let (_conn, channel) = admin(&vhost).await;
+    channel
+        .queue_delete("ledger".into(), Default::default())
+        .await
+        .expect("queue deleted");
+    // The broker cancels the consumer; it re-attaches on the same connection.
+    eventually("queue re-declared", || {
+        bound(&vhost, "nexpay.events|ledger|payment.*")
+    })
+    .await;
+    bus.publish(event("payment.succeeded", 6))
+        .await
+        .expect("published");
+    assert_eq!(within("consumed", rx.recv()).await, Some(6));
+    assert_eq!(bus.connection_generation(), 1, "no reconnection needed");
 }

@@ -34,6 +34,7 @@ async fn next(rx: &mut Seen) -> (&'static str, Envelope) {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn each_bound_queue_gets_its_own_copy() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("routing").await;
@@ -70,6 +71,7 @@ async fn each_bound_queue_gets_its_own_copy() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn overlapping_bindings_deliver_one_copy_per_queue() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("routing").await;
@@ -86,6 +88,7 @@ async fn overlapping_bindings_deliver_one_copy_per_queue() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn events_without_a_bound_queue_are_dropped() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("routing").await;
@@ -105,6 +108,7 @@ async fn events_without_a_bound_queue_are_dropped() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_confirmed_publish_is_in_the_queue() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("routing").await;
@@ -126,6 +130,7 @@ async fn a_confirmed_publish_is_in_the_queue() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_thousand_concurrent_publishes_are_confirmed() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("routing").await;
@@ -149,6 +154,7 @@ async fn a_thousand_concurrent_publishes_are_confirmed() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_closed_bus_refuses_work() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("routing").await;
@@ -167,6 +173,7 @@ async fn a_closed_bus_refuses_work() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_bad_url_fails_to_connect() {
     let res = RabbitBus::connect(
         "amqp://guest:guest@127.0.0.1:5672/nexpay_no_such_vhost",

@@ -19,6 +19,7 @@ fn command(n: u64) -> Envelope {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn request_returns_the_handlers_value() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("payments").await;
@@ -49,6 +50,7 @@ async fn request_returns_the_handlers_value() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn rejections_travel_back_without_retry_or_dead_letter() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("payments").await;
@@ -89,6 +91,7 @@ async fn rejections_travel_back_without_retry_or_dead_letter() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn retryable_errors_are_retried_transparently_and_permanent_ones_returned() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("payments").await;
@@ -121,6 +124,7 @@ async fn retryable_errors_are_retried_transparently_and_permanent_ones_returned(
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_request_nobody_answers_times_out() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("payments").await;
@@ -161,6 +165,7 @@ async fn a_request_nobody_answers_times_out() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_request_to_an_undeclared_queue_fails_fast() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("payments").await;
@@ -190,6 +195,7 @@ fn panics_once(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_panicking_servers_request_is_retried() {
     let vhost = Vhost::new().await;
     let (pa, pb) = (vhost.bus("payments-a").await, vhost.bus("payments-b").await);
@@ -214,6 +220,7 @@ async fn a_panicking_servers_request_is_retried() {
 }
 
 #[tokio::test]
+#[ignore = "needs RabbitMQ at 127.0.0.1:5672 and rabbitmqctl; run with -- --ignored"]
 async fn a_request_whose_caller_gives_up_before_the_retry_is_not_retried() {
     let vhost = Vhost::new().await;
     let bus = vhost.bus("payments").await;

@@ -184,4 +184,5 @@ pub fn redact(url: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

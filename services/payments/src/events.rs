@@ -41,6 +41,7 @@ pub(crate) fn major_amount(amount: i64, currency: &str) -> String {
 
 /// The merchant-facing event for `payment` as it is AFTER the change (`status`,
 /// `resolved_at`), written to the outbox in the same transaction.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn merchant_event(
     kind: EventType,
     payment: &PaymentRow,

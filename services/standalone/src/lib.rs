@@ -60,16 +60,15 @@ impl Application {
         let _ = ProviderAdapter::new(Connectors::sandbox(&config.public_url))
             .serve(bus.as_ref(), opts())
             .await?;
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(
-            payments
-                .outbox_relay()
-                .run(std::time::Duration::from_millis(500)),
-        ));
-        tasks.push(tokio::spawn(
-            payments.expiry_sweeper().run(config.sweep_interval),
-        ));
-        tasks.push(tokio::spawn(purge_idempotency_keys(store.clone())));
+        let tasks = vec![
+            tokio::spawn(
+                payments
+                    .outbox_relay()
+                    .run(std::time::Duration::from_millis(500)),
+            ),
+            tokio::spawn(payments.expiry_sweeper().run(config.sweep_interval)),
+            tokio::spawn(purge_idempotency_keys(store.clone())),
+        ];
 
         let gateway = GatewayState::new(
             store.clone(),

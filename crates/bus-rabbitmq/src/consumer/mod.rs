@@ -3,23 +3,23 @@
 //! processed at once, re-attached after a reconnection, stopped gracefully.
 
 mod process;
+mod worker;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{FieldTable, ShortString};
-use lapin::{Acker, Channel, Consumer};
+use lapin::{Channel, Consumer};
 use nexpay_bus::{BusError, ConsumerHandle, ConsumerOptions, Handler};
 use tokio::sync::{oneshot, watch};
-use tokio::task::{JoinError, JoinSet};
 
 use crate::config::Backoff;
 use crate::link::{Link, LinkState, Shared};
 use crate::topology::{self, Role};
 use crate::wire::{short, unavailable};
+use worker::{drain, Worker};
 
 /// What every delivery of one consumer needs.
 pub(crate) struct Ctx {
@@ -31,7 +31,7 @@ pub(crate) struct Ctx {
 }
 
 /// A consumer registered on a channel.
-struct Attached {
+pub(super) struct Attached {
     channel: Channel,
     consumer: Consumer,
     tag: ShortString,
@@ -129,47 +129,6 @@ async fn next_delivery(
     }
 }
 
-/// Running deliveries: each task processes one delivery to its settlement.
-struct Worker {
-    running: JoinSet<()>,
-    /// Each task's acker, to requeue its delivery if the task is aborted.
-    in_flight: HashMap<tokio::task::Id, Acker>,
-    concurrency: usize,
-}
-
-impl Worker {
-    fn has_room(&self) -> bool {
-        self.running.len() < self.concurrency
-    }
-
-    fn start(&mut self, ctx: &Arc<Ctx>, delivery: lapin::message::Delivery) {
-        let acker = delivery.acker.clone();
-        let task = self
-            .running
-            .spawn(process::process(Arc::clone(ctx), delivery));
-        self.in_flight.insert(task.id(), acker);
-    }
-
-    /// A task ended; an aborted (or, by a bug, panicked) one gets its
-    /// delivery requeued.
-    async fn reap(&mut self, joined: Result<(tokio::task::Id, ()), JoinError>) {
-        match joined {
-            Ok((id, ())) => {
-                self.in_flight.remove(&id);
-            }
-            Err(e) => {
-                if let Some(acker) = self.in_flight.remove(&e.id()) {
-                    let requeue = BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    };
-                    let _ = acker.nack(requeue).await;
-                }
-            }
-        }
-    }
-}
-
 async fn run(
     ctx: Arc<Ctx>,
     opts: ConsumerOptions,
@@ -179,14 +138,11 @@ async fn run(
     let config = &ctx.shared.config;
     let mut backoff = Backoff::new(config.reconnect_min, config.reconnect_max);
     let mut links = ctx.shared.state.subscribe();
-    let mut worker = Worker {
-        running: JoinSet::new(),
-        in_flight: HashMap::new(),
-        concurrency: opts.concurrency.max(1),
-    };
+    let mut worker = Worker::new(opts.concurrency);
     let mut attached = Some(first);
     let mut detached = false;
     let grace = loop {
+        worker.start_handlers(&ctx);
         tokio::select! {
             // Shutdown first, so a stopping consumer takes nothing new.
             biased;
@@ -198,17 +154,17 @@ async fn run(
             Some(joined) = worker.running.join_next_with_id(), if !worker.running.is_empty() => {
                 worker.reap(joined).await;
             }
-            next = next_delivery(&mut attached), if attached.is_some() && worker.has_room() => match next {
-                Some(Ok(delivery)) => worker.start(&ctx, delivery),
+            // Polled even while every slot is busy, to notice a lost
+            // channel at once; the prefetch bounds what gets buffered.
+            next = next_delivery(&mut attached), if attached.is_some() => match next {
+                Some(Ok(delivery)) => worker.buffer.push_back(delivery),
                 Some(Err(e)) => tracing::warn!(queue = %ctx.queue, error = %e, "consumer error"),
-                // Channel or connection closed, or the broker cancelled us
-                // (queue deleted): what we held is requeued by RabbitMQ.
-                // Their handlers are cancelled: the deliveries are gone
-                // with the channel and will be redelivered.
+                // Channel or connection closed, or the broker cancelled the
+                // consumer (queue deleted).
                 None => {
                     tracing::warn!(queue = %ctx.queue, "consumer stopped receiving; re-attaching");
                     attached = None;
-                    worker.running.abort_all();
+                    worker.forget_all();
                 }
             },
             result = reattach(&ctx, opts.prefetch, &mut links, &mut backoff), if attached.is_none() => match result {
@@ -222,51 +178,4 @@ async fn run(
         }
     };
     drain(&ctx, worker, attached, grace).await;
-}
-
-/// Shutdown: cancel the consumer, give back what was received but not
-/// started, let running deliveries finish within `grace`, requeue the rest.
-async fn drain(ctx: &Ctx, mut worker: Worker, attached: Option<Attached>, grace: Duration) {
-    let requeue = BasicNackOptions {
-        requeue: true,
-        ..BasicNackOptions::default()
-    };
-    let mut channel = None;
-    if let Some(mut a) = attached {
-        let cancel = a
-            .channel
-            .basic_cancel(a.tag.clone(), BasicCancelOptions::default());
-        let _ = tokio::time::timeout(Duration::from_secs(2), cancel).await;
-        // Deliveries already prefetched come before the end of the stream.
-        let short_wait = Duration::from_millis(500);
-        while let Ok(Some(next)) = tokio::time::timeout(short_wait, a.consumer.next()).await {
-            if let Ok(delivery) = next {
-                let _ = delivery.acker.nack(requeue).await;
-            }
-        }
-        channel = Some(a.channel);
-    }
-    let deadline = tokio::time::Instant::now() + grace;
-    loop {
-        match tokio::time::timeout_at(deadline, worker.running.join_next_with_id()).await {
-            Ok(Some(joined)) => worker.reap(joined).await,
-            Ok(None) => break,
-            Err(_) => {
-                tracing::warn!(
-                    queue = %ctx.queue,
-                    unfinished = worker.running.len(),
-                    "shutdown grace elapsed; requeueing unfinished messages"
-                );
-                worker.running.abort_all();
-                while let Some(joined) = worker.running.join_next_with_id().await {
-                    worker.reap(joined).await;
-                }
-                break;
-            }
-        }
-    }
-    if let Some(channel) = channel.filter(|c| c.status().connected()) {
-        // Requeues anything still unacked on it.
-        let _ = channel.close(200, "OK".into()).await;
-    }
 }

@@ -21,30 +21,32 @@ fn rabbitmqctl() -> String {
     std::env::var("RABBITMQCTL").unwrap_or_else(|_| "rabbitmqctl".to_owned())
 }
 
-/// Run `rabbitmqctl args...`, panicking with its output if it fails.
-pub fn ctl(args: &[&str]) {
+/// Run `rabbitmqctl args...` and return its output, panicking with it if
+/// the command fails.
+pub fn ctl(args: &[&str]) -> String {
     let out = Command::new(rabbitmqctl())
         .arg("--quiet")
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running rabbitmqctl {args:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "rabbitmqctl {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
+        "rabbitmqctl {args:?} failed: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
 }
 
 /// [`ctl`] off the async runtime's worker thread.
-pub async fn ctl_async(args: &[&str]) {
+pub async fn ctl_async(args: &[&str]) -> String {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ctl(&args);
+        ctl(&args)
     })
     .await
-    .expect("rabbitmqctl task");
+    .expect("rabbitmqctl task")
 }
 
 /// A fresh vhost, deleted on drop.
