@@ -118,12 +118,20 @@ impl Report {
         println!("nexpay configuration: {}", self.child_config);
         println!();
         println!(
-            "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}  errors",
-            "phase", "ops/s", "p50 ms", "p99 ms", "max ms", "srv CPU", "srv µs/op", "gen CPU"
+            "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8}  errors",
+            "phase",
+            "ops/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "srv CPU",
+            "srv µs/op",
+            "gen CPU",
+            "all CPU"
         );
         for p in self.phases() {
             println!(
-                "{:<40} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8.2}  {}",
+                "{:<40} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8.2} {:>8.2}  {}",
                 p.name,
                 p.rate(),
                 ms(p.p50_ms),
@@ -132,11 +140,12 @@ impl Report {
                 opt(p.cpu.server_cores, 2),
                 opt(p.server_cpu_us_per_op(), 0),
                 p.cpu.bench_cores,
+                p.cpu.machine_cores,
                 p.errors_summary()
             );
         }
-        println!("(CPU in cores busy on average: srv = the nexpay child, gen = this process, the load generator;");
-        println!(" for the ceiling, gen is the store itself)");
+        println!("(CPU in cores busy on average: srv = the nexpay child, gen = this process, the load generator,");
+        println!(" all = the whole machine, database server included; for the ceiling, gen is the store itself)");
         println!();
         println!(
             "idle RSS {:.1} MB, peak RSS (VmHWM) {:.1} MB",
@@ -183,12 +192,15 @@ impl Report {
         let _ = writeln!(s, "- Command: `{}`", self.command);
         let _ = writeln!(s, "- Load: {} connections (one keep-alive client each), {} s measured after a {} s warm-up, load generator on the same machine", self.concurrency, self.duration_secs, self.warmup_secs);
         let _ = writeln!(s);
-        let _ = writeln!(s, "| measure | requests/s | p50 ms | p99 ms | nexpay CPU (cores) | nexpay CPU µs/request | load generator CPU (cores) | errors |");
-        let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        let _ = writeln!(s, "| measure | requests/s | p50 ms | p99 ms | nexpay CPU (cores) | nexpay CPU µs/request | load generator CPU (cores) | machine CPU (cores) | errors |");
+        let _ = writeln!(
+            s,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        );
         for p in self.phases() {
             let _ = writeln!(
                 s,
-                "| {} | {:.0} | {} | {} | {} | {} | {:.2} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {:.2} | {:.2} | {} |",
                 p.name,
                 p.rate(),
                 ms(p.p50_ms),
@@ -196,6 +208,7 @@ impl Report {
                 opt(p.cpu.server_cores, 2),
                 opt(p.server_cpu_us_per_op(), 0),
                 p.cpu.bench_cores,
+                p.cpu.machine_cores,
                 p.errors_summary()
             );
         }

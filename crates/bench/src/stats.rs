@@ -38,6 +38,9 @@ pub struct CpuUse {
     pub server_cores: Option<f64>,
     /// This process: the load generator (and, for the ceiling, the store itself).
     pub bench_cores: f64,
+    /// The whole machine (every process: nexpay, the database server, this one, and
+    /// anything else running), from /proc/stat.
+    pub machine_cores: f64,
 }
 
 /// CPU seconds (user + system) used so far by `pid` (`None`: this process), from
@@ -56,6 +59,23 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some(ticks as f64 / CLOCK_TICKS_PER_SEC)
 }
 
+/// Busy CPU seconds of the whole machine so far (all CPUs: user, nice, system, irq,
+/// softirq, steal), from the first line of /proc/stat.
+pub fn machine_busy_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = text
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy =
+        f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7).copied().unwrap_or(0);
+    Some(busy as f64 / CLOCK_TICKS_PER_SEC)
+}
+
 /// `getconf CLK_TCK` on every Linux architecture this runs on.
 const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
@@ -66,15 +86,18 @@ pub async fn sample_cpu(window: Window, server_pid: Option<u32>) -> CpuUse {
         server_pid.and_then(|p| cpu_seconds(Some(p))),
         cpu_seconds(None),
     );
+    let m0 = machine_busy_seconds();
     tokio::time::sleep_until(window.until.into()).await;
     let (s1, b1) = (
         server_pid.and_then(|p| cpu_seconds(Some(p))),
         cpu_seconds(None),
     );
+    let m1 = machine_busy_seconds();
     let secs = (window.until - window.measure_from).as_secs_f64().max(1e-9);
     CpuUse {
         server_cores: s0.zip(s1).map(|(a, b)| (b - a) / secs),
         bench_cores: b0.zip(b1).map(|(a, b)| (b - a) / secs).unwrap_or(0.0),
+        machine_cores: m0.zip(m1).map(|(a, b)| (b - a) / secs).unwrap_or(0.0),
     }
 }
 
