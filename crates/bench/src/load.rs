@@ -185,3 +185,24 @@ pub async fn read_sessions(
     .await?;
     Ok(rec.finish("session read", timing.duration))
 }
+
+/// GET /health/live: no key, no database. What HTTP alone costs on this machine with
+/// this load generator, to read the other figures against.
+pub async fn http_baseline(base_url: &str, timing: Timing) -> anyhow::Result<PhaseResult> {
+    let url = Arc::new(format!("{base_url}/health/live"));
+    let (rec, _) = run_workers(timing, |_, window| {
+        let url = url.clone();
+        async move {
+            let client = client();
+            let mut rec = Recorder::new();
+            while !window.over() {
+                let started = Instant::now();
+                let outcome = exchange(client.get(url.as_str())).await;
+                record(&mut rec, &window, started, &outcome).await;
+            }
+            (rec, ())
+        }
+    })
+    .await?;
+    Ok(rec.finish("HTTP baseline (GET /health/live)", timing.duration))
+}

@@ -60,6 +60,9 @@ struct Args {
     /// Skip the storage ceiling phase.
     #[arg(long)]
     no_ceiling: bool,
+    /// Also measure GET /health/live (no key, no database): the HTTP-only baseline.
+    #[arg(long)]
+    baseline: bool,
     /// Extra configuration for the child, `KEY=VALUE` (repeatable), e.g. `RUST_LOG=warn`
     /// or `DB_MAX_CONNECTIONS=32`. Without it the child runs on the shipped defaults.
     #[arg(long = "child-env", value_parser = parse_env_pair)]
@@ -163,6 +166,20 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
         Some(r)
     };
     check_alive(cleanup, "session reads")?;
+    let baseline = if args.baseline {
+        eprintln!("HTTP baseline: GET /health/live");
+        let b = load::http_baseline(&base_url, http_timing).await?;
+        eprintln!(
+            "  {:.0}/s, p99 {:.2} ms, errors: {}",
+            b.rate(),
+            b.p99_ms,
+            b.errors_summary()
+        );
+        check_alive(cleanup, "the HTTP baseline")?;
+        Some(b)
+    } else {
+        None
+    };
     let peak_rss_kb = cleanup
         .instance
         .as_ref()
@@ -225,6 +242,7 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
         create,
         read,
         ceiling,
+        baseline,
         idle_rss_kb,
         peak_rss_kb,
         sessions_in_pool,

@@ -17,6 +17,7 @@ pub struct Report {
     pub create: PhaseResult,
     pub read: Option<PhaseResult>,
     pub ceiling: Option<PhaseResult>,
+    pub baseline: Option<PhaseResult>,
     pub idle_rss_kb: u64,
     pub peak_rss_kb: u64,
     pub sessions_in_pool: usize,
@@ -50,6 +51,7 @@ impl Report {
         let mut phases = vec![&self.create];
         phases.extend(self.read.as_ref());
         phases.extend(self.ceiling.as_ref());
+        phases.extend(self.baseline.as_ref());
         phases
     }
 
