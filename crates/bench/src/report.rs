@@ -61,6 +61,26 @@ impl Report {
         (c > 0.0).then(|| self.create.rate() / c)
     }
 
+    /// Phases during which something besides nexpay, the load generator and PostgreSQL
+    /// kept a good part of the machine busy (a build, a test suite...).
+    pub fn noise_warnings(&self) -> Vec<String> {
+        self.phases()
+            .into_iter()
+            .filter_map(|p| {
+                let ours =
+                    p.cpu.server_cores.unwrap_or(0.0) + p.cpu.bench_cores + p.cpu.postgres_cores;
+                let other = p.cpu.machine_cores - ours;
+                (other > 0.4).then(|| {
+                    format!(
+                        "during {}, other processes (or kernel I/O threads) used {other:.2} cores: \
+                         on a busy machine the figures are low and noisy",
+                        p.name
+                    )
+                })
+            })
+            .collect()
+    }
+
     pub fn targets(&self) -> Vec<Target> {
         let mut t = Vec::new();
         if let (Some(ratio), Some(c)) = (self.ratio(), &self.ceiling) {
@@ -120,7 +140,7 @@ impl Report {
         println!("nexpay configuration: {}", self.child_config);
         println!();
         println!(
-            "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8}  errors",
+            "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  errors",
             "phase",
             "ops/s",
             "p50 ms",
@@ -129,11 +149,12 @@ impl Report {
             "srv CPU",
             "srv µs/op",
             "gen CPU",
+            "PG CPU",
             "all CPU"
         );
         for p in self.phases() {
             println!(
-                "{:<40} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8.2} {:>8.2}  {}",
+                "{:<40} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8.2} {:>8.2} {:>8.2}  {}",
                 p.name,
                 p.rate(),
                 ms(p.p50_ms),
@@ -142,12 +163,16 @@ impl Report {
                 opt(p.cpu.server_cores, 2),
                 opt(p.server_cpu_us_per_op(), 0),
                 p.cpu.bench_cores,
+                p.cpu.postgres_cores,
                 p.cpu.machine_cores,
                 p.errors_summary()
             );
         }
         println!("(CPU in cores busy on average: srv = the nexpay child, gen = this process, the load generator,");
-        println!(" all = the whole machine, database server included; for the ceiling, gen is the store itself)");
+        println!(" PG = every postgres process, all = the whole machine; for the ceiling, gen is the store itself)");
+        for w in self.noise_warnings() {
+            println!("warning: {w}");
+        }
         println!();
         println!(
             "idle RSS {:.1} MB, peak RSS (VmHWM) {:.1} MB",
@@ -194,15 +219,15 @@ impl Report {
         let _ = writeln!(s, "- Command: `{}`", self.command);
         let _ = writeln!(s, "- Load: {} connections (one keep-alive client each), {} s measured after a {} s warm-up, load generator on the same machine", self.concurrency, self.duration_secs, self.warmup_secs);
         let _ = writeln!(s);
-        let _ = writeln!(s, "| measure | requests/s | p50 ms | p99 ms | nexpay CPU (cores) | nexpay CPU µs/request | load generator CPU (cores) | machine CPU (cores) | errors |");
+        let _ = writeln!(s, "| measure | requests/s | p50 ms | p99 ms | nexpay CPU (cores) | nexpay CPU µs/request | load generator CPU (cores) | PostgreSQL CPU (cores) | machine CPU (cores) | errors |");
         let _ = writeln!(
             s,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         );
         for p in self.phases() {
             let _ = writeln!(
                 s,
-                "| {} | {:.0} | {} | {} | {} | {} | {:.2} | {:.2} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {} |",
                 p.name,
                 p.rate(),
                 ms(p.p50_ms),
@@ -210,9 +235,13 @@ impl Report {
                 opt(p.cpu.server_cores, 2),
                 opt(p.server_cpu_us_per_op(), 0),
                 p.cpu.bench_cores,
+                p.cpu.postgres_cores,
                 p.cpu.machine_cores,
                 p.errors_summary()
             );
+        }
+        for w in self.noise_warnings() {
+            let _ = writeln!(s, "\nNote: {w}.");
         }
         let _ = writeln!(s);
         let ratio = self

@@ -41,6 +41,8 @@ pub struct CpuUse {
     /// The whole machine (every process: nexpay, the database server, this one, and
     /// anything else running), from /proc/stat.
     pub machine_cores: f64,
+    /// Every `postgres` process of the machine (the local database server).
+    pub postgres_cores: f64,
 }
 
 /// CPU seconds (user + system) used so far by `pid` (`None`: this process), from
@@ -76,6 +78,20 @@ pub fn machine_busy_seconds() -> Option<f64> {
     Some(busy as f64 / CLOCK_TICKS_PER_SEC)
 }
 
+/// CPU seconds used so far by every process named `postgres`.
+pub fn postgres_seconds() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .filter_map(|pid| cpu_seconds(Some(pid)))
+        .sum()
+}
+
 /// `getconf CLK_TCK` on every Linux architecture this runs on.
 const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
@@ -87,17 +103,21 @@ pub async fn sample_cpu(window: Window, server_pid: Option<u32>) -> CpuUse {
         cpu_seconds(None),
     );
     let m0 = machine_busy_seconds();
+    let pg0 = postgres_seconds();
     tokio::time::sleep_until(window.until.into()).await;
     let (s1, b1) = (
         server_pid.and_then(|p| cpu_seconds(Some(p))),
         cpu_seconds(None),
     );
     let m1 = machine_busy_seconds();
+    let pg1 = postgres_seconds();
     let secs = (window.until - window.measure_from).as_secs_f64().max(1e-9);
     CpuUse {
         server_cores: s0.zip(s1).map(|(a, b)| (b - a) / secs),
         bench_cores: b0.zip(b1).map(|(a, b)| (b - a) / secs).unwrap_or(0.0),
         machine_cores: m0.zip(m1).map(|(a, b)| (b - a) / secs).unwrap_or(0.0),
+        // Backends that exited during the window drop out of the sum: never below zero.
+        postgres_cores: ((pg1 - pg0) / secs).max(0.0),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct GatewayState {
     pub bus: Arc<dyn Bus>,
     pub config: Arc<GatewayConfig>,
     pub(crate) keys: Arc<auth::KeyUsage>,
+    /// Provider display names: fixed rows, read once instead of at every status poll.
+    provider_names: Arc<tokio::sync::OnceCell<std::collections::HashMap<String, String>>>,
 }
 
 impl GatewayState {
@@ -46,7 +48,27 @@ impl GatewayState {
             bus,
             config: Arc::new(config),
             keys: Arc::default(),
+            provider_names: Arc::default(),
         }
+    }
+
+    pub(crate) async fn provider_name(&self, code: &str) -> Result<String, ApiError> {
+        let names = self
+            .provider_names
+            .get_or_try_init(|| async {
+                let rows = self
+                    .store
+                    .list_providers()
+                    .await
+                    .map_err(ApiError::internal)?;
+                Ok::<_, ApiError>(
+                    rows.into_iter()
+                        .map(|p| (p.code, p.name))
+                        .collect::<std::collections::HashMap<_, _>>(),
+                )
+            })
+            .await?;
+        Ok(names.get(code).cloned().unwrap_or_else(|| code.to_owned()))
     }
 }
 

@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use tracing::Instrument;
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -74,10 +75,12 @@ where
             req.headers_mut().insert(HeaderName::from_static(HEADER), v);
         }
         let service = self.service.clone();
+        // `instrument`, not `span.enter()`: a guard held across an await makes every
+        // request on the thread a child of the previous one (an unbounded span chain
+        // that overflowed the stack under load).
+        let span = tracing::info_span!("http", request_id = %id, method = %req.method(), path = %req.path());
         Box::pin(REQUEST_ID.scope(id.clone(), async move {
-            let span = tracing::info_span!("http", request_id = %id, method = %req.method(), path = %req.path());
-            let _enter = span.enter();
-            let result = service.call(req).await;
+            let result = service.call(req).instrument(span).await;
             result.map(|mut res| {
                 if let Ok(v) = HeaderValue::from_str(&id) {
                     res.headers_mut().insert(HeaderName::from_static(HEADER), v);

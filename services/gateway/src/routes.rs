@@ -251,14 +251,8 @@ pub async fn get_session(
     };
     let provider = match provider {
         Some(code) => {
-            let rows = state
-                .store
-                .list_providers()
-                .await
-                .map_err(ApiError::internal)?;
-            rows.into_iter()
-                .find(|p| p.code == code)
-                .map(|p| json!({"name": p.name, "code": p.code}))
+            let name = state.provider_name(&code).await?;
+            Some(json!({"name": name, "code": code}))
         }
         None => None,
     };
