@@ -13,6 +13,7 @@ mod ceiling;
 mod child;
 mod cleanup;
 mod load;
+mod machine;
 mod pg;
 mod report;
 mod stats;
@@ -113,7 +114,11 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
             let url = pg::create_database(&args.pg_admin_url, &name).await?;
             let detail =
                 pg::server_info(&args.pg_admin_url).unwrap_or_else(|| "PostgreSQL".to_owned());
-            ("postgres", format!("{detail}, pool of 16 connections"), url)
+            (
+                "postgres",
+                format!("{detail}, pool of DB_MAX_CONNECTIONS (default 16) connections"),
+                url,
+            )
         }
     };
 

@@ -25,7 +25,7 @@ impl Store {
         read!(self, |c| Ok(users::table
             .filter(users::email.eq(&email))
             .select(UserRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -34,7 +34,7 @@ impl Store {
         read!(self, |c| Ok(users::table
             .find(id)
             .select(UserRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -65,7 +65,7 @@ impl Store {
         read!(self, |c| Ok(instance_settings::table
             .find(key)
             .select(instance_settings::value)
-            .first::<String>(c)
+            .get_result::<String>(c)
             .await
             .optional()?))
     }

@@ -87,7 +87,7 @@ impl Store {
                     ik::updated_at,
                     ik::expires_at,
                 ))
-                .first(c)
+                .get_result(c)
                 .await?;
             let (old_route, old_hash, state, status, body, updated_at, expires_at) = found;
             let expired = expires_at < at;

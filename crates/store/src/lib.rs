@@ -1,6 +1,10 @@
 #![forbid(unsafe_code)]
 //! Storage for NexPay on PostgreSQL or SQLite through diesel-async, one query code path
 //! for both. Functions are named for the action they perform.
+//!
+//! Lookups by a unique key use `get_result`, not `first`: `first` binds its `LIMIT` as a
+//! parameter, which makes SQLite discard the prepared statement at every call (about half
+//! of the CPU of a status read went to re-parsing SQL).
 
 mod db;
 pub mod error;

@@ -73,7 +73,7 @@ impl Store {
             let oldest: Option<chrono::NaiveDateTime> = o::table
                 .filter(o::published_at.is_null())
                 .select(diesel::dsl::min(o::created_at))
-                .first(c)
+                .get_result(c)
                 .await?;
             Ok((count, oldest))
         })

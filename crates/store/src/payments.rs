@@ -174,7 +174,7 @@ impl Store {
         read!(self, |c| Ok(cs::table
             .find(id)
             .select(SessionRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -189,19 +189,22 @@ impl Store {
                 .inner_join(p::table)
                 .filter(cs::id.eq(id))
                 .select((SessionRow::as_select(), PaymentRow::as_select()))
-                .first::<(SessionRow, PaymentRow)>(c)
+                .get_result::<(SessionRow, PaymentRow)>(c)
                 .await
                 .optional()?;
             let Some((session, payment)) = found else {
                 return Ok(None);
             };
+            // A payment has a handful of attempts: loading them all keeps the statement
+            // cacheable (no bound LIMIT, see `lib.rs`).
             let attempt = pa::table
                 .filter(pa::payment_id.eq(&payment.id))
                 .order(pa::created_at.desc())
                 .select(AttemptRow::as_select())
-                .first(c)
-                .await
-                .optional()?;
+                .load::<AttemptRow>(c)
+                .await?
+                .into_iter()
+                .next();
             Ok(Some((session, payment, attempt)))
         })
     }
@@ -210,7 +213,7 @@ impl Store {
         read!(self, |c| Ok(p::table
             .find(id)
             .select(PaymentRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -222,7 +225,7 @@ impl Store {
         read!(self, |c| Ok(p::table
             .filter(p::reference.eq(reference))
             .select(PaymentRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -238,7 +241,7 @@ impl Store {
             .filter(p::mode.eq(mode))
             .filter(p::request_key.eq(key))
             .select(PaymentRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -254,7 +257,7 @@ impl Store {
             .filter(cs::mode.eq(mode))
             .filter(cs::request_key.eq(key))
             .select(SessionRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }

@@ -37,7 +37,7 @@ impl Store {
         read!(self, |c| Ok(projects::table
             .find(id)
             .select(ProjectRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -46,7 +46,7 @@ impl Store {
         read!(self, |c| Ok(projects::table
             .filter(projects::is_default.eq(true))
             .select(ProjectRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -81,7 +81,7 @@ impl Store {
             Ok(projects::table
                 .find(id)
                 .select(ProjectRow::as_select())
-                .first(c)
+                .get_result(c)
                 .await?)
         })
     }
@@ -131,7 +131,7 @@ impl Store {
         read!(self, |c| Ok(api_keys::table
             .find(id)
             .select(ApiKeyRow::as_select())
-            .first(c)
+            .get_result(c)
             .await
             .optional()?))
     }
@@ -145,7 +145,7 @@ impl Store {
                 .filter(api_keys::key_hash.eq(hash))
                 .filter(projects::archived_at.is_null())
                 .select((ApiKeyRow::as_select(), ProjectRow::as_select()))
-                .first::<(ApiKeyRow, ProjectRow)>(c)
+                .get_result::<(ApiKeyRow, ProjectRow)>(c)
                 .await
                 .optional()?;
             Ok(row.map(|(key, project)| KeyLookup { key, project }))
