@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use nexpay_domain::EventType;
 use nexpay_store::{
-    now, AttemptRow, AttemptUpdate, PaymentUpdate, SessionRow, SessionUpdate, StatusChange,
-    StoreError, StoreResult,
+    now, AttemptRow, AttemptUpdate, PaymentRow, PaymentUpdate, SessionRow, SessionUpdate,
+    StatusChange, StoreError, StoreResult,
 };
 
 use crate::events::{history, merchant_event};
@@ -59,70 +59,37 @@ impl ExpirySweeper {
     /// A direct payment has no session deadline: it expires when every open attempt has
     /// passed the provider's own deadline (the QR or link no longer works).
     async fn sweep_direct_payments(&self) -> StoreResult<usize> {
-        let store = &self.payments.store;
         let mut expired = 0;
-        for payment in store.list_expired_direct_payments(now(), BATCH).await? {
-            let Some(project) = store.get_project(&payment.project_id).await? else {
-                continue;
-            };
-            let attempts = store.list_attempts(&payment.id).await?;
-            let provider = match &payment.provider_code {
-                Some(code) => store
-                    .list_providers()
-                    .await?
-                    .into_iter()
-                    .find(|p| &p.code == code),
-                None => None,
-            };
-            let at = now();
-            let mut changes = vec![StatusChange::Payment {
-                id: payment.id.clone(),
-                from: vec!["PENDING".to_owned()],
-                set: PaymentUpdate {
-                    status: Some("EXPIRED".to_owned()),
-                    resolved_at: Some(Some(at)),
-                    updated_at: Some(at),
-                    ..Default::default()
-                },
-            }];
-            changes.extend(expire_open_attempts(&attempts, at));
-            let hist = [history(
-                &payment.id,
-                None,
-                "payment.expired",
-                Some("PENDING"),
-                "EXPIRED",
-                serde_json::json!({}),
-                at,
-            )];
-            let events = [merchant_event(
-                EventType::PaymentExpired,
-                &payment,
-                &project,
-                provider.as_ref(),
-                Some(at),
-                false,
-                &format!("sweeper-{}", payment.id),
-                at,
-            )];
-            match store.apply_changes(&changes, &hist, &events, at).await {
-                Ok(()) => {
-                    self.payments.committed();
-                    expired += 1;
-                }
-                Err(StoreError::Stale(_)) => {}
-                Err(e) => return Err(e),
+        for payment in self
+            .payments
+            .store
+            .list_expired_direct_payments(now(), BATCH)
+            .await?
+        {
+            if self.expire_payment(payment, None).await? {
+                expired += 1;
             }
         }
         Ok(expired)
     }
 
     async fn expire(&self, s: &SessionRow) -> StoreResult<bool> {
+        match self.payments.store.get_payment(&s.payment_id).await? {
+            Some(payment) => self.expire_payment(payment, Some(s)).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Moves the payment (and its session, when it has one) and every open attempt to
+    /// expired, with the `payment.expired` event, in one transaction. `false` when
+    /// someone else changed it first.
+    async fn expire_payment(
+        &self,
+        payment: PaymentRow,
+        session: Option<&SessionRow>,
+    ) -> StoreResult<bool> {
         let store = &self.payments.store;
-        let Some(payment) = store.get_payment(&s.payment_id).await? else {
-            return Ok(false);
-        };
-        let Some(project) = store.get_project(&s.project_id).await? else {
+        let Some(project) = store.get_project(&payment.project_id).await? else {
             return Ok(false);
         };
         let attempts = store.list_attempts(&payment.id).await?;
@@ -135,36 +102,45 @@ impl ExpirySweeper {
             None => None,
         };
         let at = now();
-        let mut changes = vec![
-            StatusChange::Session {
+        let mut changes = Vec::new();
+        if let Some(s) = session {
+            changes.push(StatusChange::Session {
                 id: s.id.clone(),
                 from: vec![s.status.clone()],
                 set: SessionUpdate {
                     status: Some("expired".to_owned()),
                     updated_at: Some(at),
                 },
+            });
+        }
+        changes.push(StatusChange::Payment {
+            id: payment.id.clone(),
+            from: vec!["PENDING".to_owned()],
+            set: PaymentUpdate {
+                status: Some("EXPIRED".to_owned()),
+                resolved_at: Some(Some(at)),
+                updated_at: Some(at),
+                ..Default::default()
             },
-            StatusChange::Payment {
-                id: payment.id.clone(),
-                from: vec!["PENDING".to_owned()],
-                set: PaymentUpdate {
-                    status: Some("EXPIRED".to_owned()),
-                    resolved_at: Some(Some(at)),
-                    updated_at: Some(at),
-                    ..Default::default()
-                },
-            },
-        ];
+        });
         changes.extend(expire_open_attempts(&attempts, at));
+        let detail = match session {
+            Some(s) => serde_json::json!({"sessionId": s.id}),
+            None => serde_json::json!({}),
+        };
         let hist = [history(
             &payment.id,
             None,
             "payment.expired",
             Some("PENDING"),
             "EXPIRED",
-            serde_json::json!({"sessionId": s.id}),
+            detail,
             at,
         )];
+        let correlation = format!(
+            "sweeper-{}",
+            session.map_or(payment.id.as_str(), |s| s.id.as_str())
+        );
         let events = [merchant_event(
             EventType::PaymentExpired,
             &payment,
@@ -172,7 +148,7 @@ impl ExpirySweeper {
             provider.as_ref(),
             Some(at),
             false,
-            &format!("sweeper-{}", s.id),
+            &correlation,
             at,
         )];
         match store.apply_changes(&changes, &hist, &events, at).await {
