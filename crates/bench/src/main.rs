@@ -65,7 +65,8 @@ struct Args {
     #[arg(long)]
     baseline: bool,
     /// Extra configuration for the child, `KEY=VALUE` (repeatable), e.g. `RUST_LOG=warn`
-    /// or `DB_MAX_CONNECTIONS=32`. Without it the child runs on the shipped defaults.
+    /// or `DB_MAX_CONNECTIONS=32`. Without it the child runs on the shipped defaults, except
+    /// for a per-key rate limit raised out of the way (`RATE_LIMIT_PER_SEC`, `RATE_LIMIT_BURST`).
     #[arg(long = "child-env", value_parser = parse_env_pair)]
     child_env: Vec<(String, String)>,
 }
@@ -231,14 +232,17 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     let report = Report {
         backend,
         backend_detail,
-        child_config: if args.child_env.is_empty() {
-            "shipped defaults".to_owned()
-        } else {
-            args.child_env
+        child_config: {
+            let overrides: Vec<String> = child::BENCH_ENV
                 .iter()
+                .filter(|(k, _)| !args.child_env.iter().any(|(name, _)| name == k))
                 .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
+                .chain(args.child_env.iter().map(|(k, v)| format!("{k}={v}")))
+                .collect();
+            format!(
+                "shipped defaults except {} (per-key rate limit raised for the load)",
+                overrides.join(" ")
+            )
         },
         concurrency: args.concurrency,
         duration_secs: args.duration,

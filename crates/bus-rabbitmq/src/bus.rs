@@ -91,6 +91,20 @@ impl RabbitBus {
         self.shared.link().map(|l| l.generation).unwrap_or(0)
     }
 
+    /// Declare the durable event queue `queue` (with its `.dead` and `.retry`
+    /// queues) bound to the topic `bindings`, without consuming from it: events
+    /// published from now on wait in it for a consumer. Idempotent.
+    pub async fn declare_events_queue(
+        &self,
+        queue: &str,
+        bindings: &[&str],
+    ) -> Result<(), BusError> {
+        let link = self.shared.link()?;
+        let role = Role::Events(bindings.iter().map(|b| (*b).to_owned()).collect());
+        crate::topology::declare_queue(&link.conn, queue, &role, self.shared.config.retry_delay)
+            .await
+    }
+
     /// Close the connection and stop reconnecting. Consumers end; what
     /// they hold unacked is requeued by RabbitMQ. Further calls fail with
     /// [`BusError::Closed`].

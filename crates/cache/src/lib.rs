@@ -10,6 +10,7 @@
 mod bucket;
 mod fail_open;
 mod memory;
+pub mod names;
 mod redis_cache;
 
 use std::sync::Arc;

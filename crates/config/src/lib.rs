@@ -62,6 +62,10 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     pub rpc_timeout: Duration,
     pub sweep_interval: Duration,
+    /// Sustained requests per second allowed per API key; 0 turns the limit off.
+    pub rate_limit_per_sec: u32,
+    /// Requests per API key allowed in a burst (the token bucket's size).
+    pub rate_limit_burst: u32,
     pub log_json: bool,
     /// Generated secrets this start persisted (dev mode only), for the first-start banner.
     pub generated_secrets: Vec<&'static str>,
@@ -119,6 +123,15 @@ impl Config {
             })
         });
 
+        let rate_limit_per_sec = src.parse_or("RATE_LIMIT_PER_SEC", 50u32)?;
+        let rate_limit_burst = src.parse_or("RATE_LIMIT_BURST", 100u32)?;
+        if rate_limit_per_sec > 0 && rate_limit_burst == 0 {
+            return Err(ConfigError::invalid(
+                "RATE_LIMIT_BURST",
+                "must be at least 1 while RATE_LIMIT_PER_SEC is set (0 would refuse every request)",
+            ));
+        }
+
         let secrets = secrets::resolve(&src, mode, &data_dir)?;
         Ok(Config {
             mode,
@@ -148,6 +161,8 @@ impl Config {
             ),
             rpc_timeout: Duration::from_millis(src.parse_or("RPC_TIMEOUT_MS", 10_000u64)?),
             sweep_interval: Duration::from_millis(src.parse_or("SWEEP_INTERVAL_MS", 5_000u64)?),
+            rate_limit_per_sec,
+            rate_limit_burst,
             log_json: src.get("LOG_FORMAT").as_deref() == Some("json"),
             generated_secrets: secrets.generated,
         })

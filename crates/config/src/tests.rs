@@ -162,3 +162,27 @@ fn file_layer_is_overridden_by_environment() {
     src.merge_file("# comment\nPORT=7000\nAPP_DOMAIN=\"from.file\"\n");
     assert_eq!(src.get("APP_DOMAIN").as_deref(), Some("from.file"));
 }
+
+#[test]
+fn rate_limit_defaults_and_overrides() {
+    let (c, _) = dev(&[]);
+    assert_eq!((c.rate_limit_per_sec, c.rate_limit_burst), (50, 100));
+    let (c, _) = dev(&[("RATE_LIMIT_PER_SEC", "5"), ("RATE_LIMIT_BURST", "7")]);
+    assert_eq!((c.rate_limit_per_sec, c.rate_limit_burst), (5, 7));
+    let (c, _) = dev(&[("RATE_LIMIT_PER_SEC", "0"), ("RATE_LIMIT_BURST", "0")]);
+    assert_eq!(c.rate_limit_per_sec, 0, "0 turns the limit off");
+    let d = dir();
+    for (per_sec, burst, name) in [
+        ("-1", "10", "RATE_LIMIT_PER_SEC"),
+        ("fast", "10", "RATE_LIMIT_PER_SEC"),
+        ("10", "0", "RATE_LIMIT_BURST"),
+    ] {
+        let err = Config::load(Source::from_pairs([
+            ("RATE_LIMIT_PER_SEC", per_sec),
+            ("RATE_LIMIT_BURST", burst),
+            ("NEXPAY_DATA_DIR", d.to_str().unwrap()),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().starts_with(name), "{err}");
+    }
+}

@@ -125,14 +125,16 @@ impl Store {
         })
     }
 
+    /// Stores the response of the request that claimed the key. False when the key was
+    /// no longer `started` (taken over or released meanwhile): nothing was stored.
     pub async fn complete_idempotency_key(
         &self,
         scope: &IdempotencyScope<'_>,
         status_code: i32,
         response_body: &str,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         transaction!(self, |c| {
-            diesel::update(ik::table.find((scope.project_id, scope.mode, scope.key)))
+            let n = diesel::update(ik::table.find((scope.project_id, scope.mode, scope.key)))
                 .filter(ik::state.eq("started"))
                 .set((
                     ik::state.eq("completed"),
@@ -142,7 +144,7 @@ impl Store {
                 ))
                 .execute(c)
                 .await?;
-            Ok(())
+            Ok(n == 1)
         })
     }
 

@@ -36,6 +36,10 @@ use chrono::NaiveDateTime;
 pub struct Store {
     pub(crate) backend: db::Backend,
     kind: BackendKind,
+    /// Bumped after every committed change that can make a valid API key invalid
+    /// (revocation, rotation, archiving a project). Shared by the clones of this store,
+    /// so a key cache in the same process notices such a change at once, whoever made it.
+    key_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -56,11 +60,24 @@ impl Store {
         Ok(Store {
             backend: db::build_backend(url, max_connections)?,
             kind: BackendKind::from_url(url)?,
+            key_changes: std::sync::Arc::default(),
         })
     }
 
     pub fn kind(&self) -> BackendKind {
         self.kind
+    }
+
+    /// How many key-invalidating changes (revocation, rotation, archiving a project)
+    /// this process committed through this store or its clones. Changes made by other
+    /// processes show in [`Store::api_key_fingerprint`] instead.
+    pub fn key_change_epoch(&self) -> u64 {
+        self.key_changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn key_changed(&self) {
+        self.key_changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// A round trip to the database, for readiness probes.

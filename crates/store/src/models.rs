@@ -171,6 +171,32 @@ pub struct AuditRow {
     pub created_at: NaiveDateTime,
 }
 
+/// What the session status route shows: the session with its payment's status, in one
+/// query. The provider is the payment's `provider_code`, which the transaction that
+/// inserts an attempt sets to that attempt's provider, so it is always the provider of
+/// the latest attempt.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct SessionStatusRow {
+    pub id: String,
+    pub project_id: String,
+    pub mode: String,
+    pub amount: i64,
+    pub currency: String,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_phone: String,
+    pub metadata: String,
+    pub items: Option<String>,
+    pub client_reference: Option<String>,
+    pub status: String,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub reference: String,
+    pub payment_status: String,
+    pub provider_code: Option<String>,
+    pub resolved_at: Option<NaiveDateTime>,
+}
+
 /// An API key joined with its (non-archived) project, as the gateway needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyLookup {

@@ -8,7 +8,9 @@ use diesel_async::RunQueryDsl;
 
 use crate::db::{read, transaction};
 use crate::error::{StoreError, StoreResult};
-use crate::models::{AttemptRow, OutboxRow, PaymentEventRow, PaymentRow, SessionRow};
+use crate::models::{
+    AttemptRow, OutboxRow, PaymentEventRow, PaymentRow, SessionRow, SessionStatusRow,
+};
 use crate::schema::{
     checkout_sessions as cs, outbox, payment_attempts as pa, payment_events as pe, payments as p,
 };
@@ -207,6 +209,37 @@ impl Store {
                 .next();
             Ok(Some((session, payment, attempt)))
         })
+    }
+
+    /// The session status route's view in ONE statement (the session joined with its
+    /// payment, only the columns shown): a status poll is the hottest read.
+    pub async fn get_session_status(&self, id: &str) -> StoreResult<Option<SessionStatusRow>> {
+        read!(self, |c| Ok(cs::table
+            .inner_join(p::table)
+            .filter(cs::id.eq(id))
+            .select((
+                cs::id,
+                cs::project_id,
+                cs::mode,
+                cs::amount,
+                cs::currency,
+                cs::customer_name,
+                cs::customer_email,
+                cs::customer_phone,
+                cs::metadata,
+                cs::items,
+                cs::client_reference,
+                cs::status,
+                cs::expires_at,
+                cs::created_at,
+                p::reference,
+                p::status,
+                p::provider_code,
+                p::resolved_at,
+            ))
+            .get_result::<SessionStatusRow>(c)
+            .await
+            .optional()?))
     }
 
     pub async fn get_payment(&self, id: &str) -> StoreResult<Option<PaymentRow>> {

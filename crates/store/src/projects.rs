@@ -90,7 +90,7 @@ impl Store {
     /// stay: financial records are never deleted with a project.
     pub async fn archive_project(&self, id: &str) -> StoreResult<bool> {
         let at = now();
-        transaction!(self, |c| {
+        let archived = transaction!(self, |c| {
             let n = diesel::update(projects::table.find(id))
                 .filter(projects::archived_at.is_null())
                 .set((
@@ -105,7 +105,9 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(n == 1)
-        })
+        })?;
+        self.key_changed();
+        Ok(archived)
     }
 
     pub async fn insert_api_key(&self, row: &ApiKeyRow) -> StoreResult<()> {
@@ -154,7 +156,7 @@ impl Store {
 
     pub async fn revoke_api_key(&self, project_id: &str, id: &str) -> StoreResult<bool> {
         let at = now();
-        transaction!(self, |c| {
+        let revoked = transaction!(self, |c| {
             let n = diesel::update(api_keys::table.find(id))
                 .filter(api_keys::project_id.eq(project_id))
                 .filter(api_keys::revoked_at.is_null())
@@ -162,6 +164,31 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(n == 1)
+        })?;
+        if revoked {
+            self.key_changed();
+        }
+        Ok(revoked)
+    }
+
+    /// Counters that grow with every change able to invalidate a key that was valid:
+    /// `(keys, revoked keys, archived projects)`. Rotation inserts a key, revocation
+    /// revokes one, archiving archives a project; nothing deletes keys or un-revokes
+    /// them. Key caches compare it across processes (the CLI runs in its own process).
+    pub async fn api_key_fingerprint(&self) -> StoreResult<(i64, i64, i64)> {
+        read!(self, |c| {
+            let (keys, revoked) = api_keys::table
+                .select((
+                    diesel::dsl::count_star(),
+                    diesel::dsl::count(api_keys::revoked_at),
+                ))
+                .get_result::<(i64, i64)>(c)
+                .await?;
+            let archived = projects::table
+                .select(diesel::dsl::count(projects::archived_at))
+                .get_result::<i64>(c)
+                .await?;
+            Ok((keys, revoked, archived))
         })
     }
 
@@ -189,7 +216,9 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(())
-        })
+        })?;
+        self.key_changed();
+        Ok(())
     }
 
     /// Records use at most once a minute per key: a hot key must not turn every read

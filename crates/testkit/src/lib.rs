@@ -1,7 +1,18 @@
 #![forbid(unsafe_code)]
-//! Starts NexPay for tests. `TestApp::spawn(Backend::Sqlite | Backend::Postgres)` runs
-//! the standalone wiring in this process on a free port with a fresh database, and gives
-//! the test keys the first start printed. Dropping it drops the database.
+//! Starts NexPay for tests, in either wiring, and gives the test keys the first start
+//! printed:
+//! - `Backend::Sqlite | Backend::Postgres`: the standalone wiring in this process on a
+//!   free port with a fresh database;
+//! - `Backend::Distributed`: every service binary as child processes over a fresh
+//!   PostgreSQL database, RabbitMQ vhost and Redis key prefix ([`distributed::Stack`]),
+//!   behind a router that routes like Traefik.
+//!
+//! [`TestApp::stop`] tears everything down (database, vhost, keys, processes).
+
+pub mod distributed;
+pub mod proxy;
+pub mod rabbit;
+mod router;
 
 use nexpay_config::{Config, Source};
 use nexpay_store::testing::{unique_suffix, TestDb};
@@ -10,6 +21,7 @@ use nexpay_store::testing::{unique_suffix, TestDb};
 pub enum Backend {
     Sqlite,
     Postgres,
+    Distributed,
 }
 
 pub struct TestApp {
@@ -24,7 +36,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: nexpay_store::Store,
     db: Option<TestDb>,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    /// The child processes, in the distributed wiring.
+    pub stack: Option<distributed::Stack>,
 }
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -39,9 +53,10 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> anyhow::Result<TestApp> {
         let db = match backend {
             Backend::Sqlite => TestDb::sqlite().await?,
-            Backend::Postgres => TestDb::postgres().await?,
+            Backend::Postgres | Backend::Distributed => TestDb::postgres().await?,
         };
-        let data_dir = std::env::temp_dir().join(format!("nexpay-app-{}", unique_suffix()));
+        let suffix = unique_suffix();
+        let data_dir = std::env::temp_dir().join(format!("nexpay-app-{suffix}"));
         std::fs::create_dir_all(&data_dir)?;
         let mut pairs: Vec<(String, String)> = vec![
             ("NEXPAY_DATA_DIR".into(), data_dir.display().to_string()),
@@ -54,28 +69,32 @@ impl TestApp {
             ("SWEEP_INTERVAL_MS".into(), "200".into()),
         ];
         pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::load(Source::from_pairs(pairs))?;
-        let app = nexpay_standalone::Application::build(config).await?;
-        let port = app.port();
-        let store = app.store.clone();
-        let first = app
-            .first_start
-            .as_ref()
+        // Generates the dev secrets once into the data dir, where every process of the
+        // distributed wiring finds the same ones.
+        let config = Config::load(Source::from_pairs(pairs.clone()))?;
+        let (port, store, first, server, stack) = if backend == Backend::Distributed {
+            let store = nexpay_store::Store::connect(&db.url, 4).await?;
+            let first = nexpay_dashboard::bootstrap::bootstrap(&store, &config).await?;
+            let stack = distributed::Stack::start(pairs, &suffix).await?;
+            (stack.router_port, store, first, None, Some(stack))
+        } else {
+            let mut app = nexpay_standalone::Application::build(config).await?;
+            let port = app.port();
+            let store = app.store.clone();
+            let first = app.first_start.take();
+            let server = tokio::spawn(async move {
+                let _ = app.run_until_stopped().await;
+            });
+            (port, store, first, Some(server), None)
+        };
+        let first = first
             .ok_or_else(|| anyhow::anyhow!("fresh instance did not report its first start"))?;
-        let (write_key, read_key, project_id) = (
-            first.write_key.expose().to_owned(),
-            first.read_key.expose().to_owned(),
-            first.project_id.to_string(),
-        );
-        let server = tokio::spawn(async move {
-            let _ = app.run_until_stopped().await;
-        });
         Ok(TestApp {
             base_url: format!("http://127.0.0.1:{port}"),
             port,
-            write_key,
-            read_key,
-            project_id,
+            write_key: first.write_key.expose().to_owned(),
+            read_key: first.read_key.expose().to_owned(),
+            project_id: first.project_id.to_string(),
             admin_email: ADMIN_EMAIL.into(),
             admin_password: ADMIN_PASSWORD.into(),
             data_dir,
@@ -85,7 +104,18 @@ impl TestApp {
             store,
             db: Some(db),
             server,
+            stack,
         })
+    }
+
+    /// Where one service answers directly: the single port of the standalone wiring, or
+    /// the first replica of `service` in the distributed one (e.g. Swagger UI, which
+    /// the router does not route because production does not serve it).
+    pub fn service_url(&self, service: &str) -> String {
+        self.stack
+            .as_ref()
+            .and_then(|s| s.url_of(service, 0))
+            .unwrap_or_else(|| self.base_url.clone())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -131,7 +161,12 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) {
-        self.server.abort();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(stack) = self.stack.take() {
+            stack.stop().await;
+        }
         if let Some(db) = self.db.take() {
             db.cleanup().await;
         }

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use nexpay_cache::Cache;
 use nexpay_config::Config;
 use nexpay_security::{KeyKind, KeyMode};
 use nexpay_store::Store;
@@ -132,7 +133,23 @@ pub async fn keys_rotate(
     grace_secs: Option<i64>,
     out: &mut dyn Write,
 ) -> CliResult<Rotation> {
-    let rotation = keys::rotate_key(store, ACTOR_CLI, project_id, key_id, grace_secs).await?;
+    keys_rotate_with_cache(store, None, project_id, key_id, grace_secs, out).await
+}
+
+/// [`keys_rotate`], also deleting the old key's entry from the gateways' shared cache
+/// (Redis in the distributed deployment), so its new expiry applies at once. Without a
+/// shared cache the gateways notice the change through the database within a second.
+pub async fn keys_rotate_with_cache(
+    store: &Store,
+    cache: Option<&dyn Cache>,
+    project_id: &str,
+    key_id: &str,
+    grace_secs: Option<i64>,
+    out: &mut dyn Write,
+) -> CliResult<Rotation> {
+    let rotation =
+        keys::rotate_key_with_cache(store, cache, ACTOR_CLI, project_id, key_id, grace_secs)
+            .await?;
     print_new_key(out, &rotation.new_key)?;
     if let Some(at) = rotation.old_key.expires_at {
         writeln!(
@@ -145,14 +162,27 @@ pub async fn keys_rotate(
     Ok(rotation)
 }
 
-/// `nexpay keys revoke`: effective immediately.
+/// `nexpay keys revoke`: effective immediately in the database; a gateway in another
+/// process stops accepting the key within a second (it re-reads a fingerprint of key
+/// changes), or at once with [`keys_revoke_with_cache`] on the cache it shares.
 pub async fn keys_revoke(
     store: &Store,
     project_id: &str,
     key_id: &str,
     out: &mut dyn Write,
 ) -> CliResult<KeyView> {
-    let key = keys::revoke_key(store, ACTOR_CLI, project_id, key_id).await?;
+    keys_revoke_with_cache(store, None, project_id, key_id, out).await
+}
+
+/// [`keys_revoke`], also deleting the key's entry from the gateways' shared cache.
+pub async fn keys_revoke_with_cache(
+    store: &Store,
+    cache: Option<&dyn Cache>,
+    project_id: &str,
+    key_id: &str,
+    out: &mut dyn Write,
+) -> CliResult<KeyView> {
+    let key = keys::revoke_key_with_cache(store, cache, ACTOR_CLI, project_id, key_id).await?;
     writeln!(out, "Revoked key {} ({}).", key.id, key.prefix)?;
     Ok(key)
 }

@@ -2,6 +2,7 @@
 //! value returned at creation; the store keeps its prefix and hash.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use nexpay_cache::{names, Cache};
 use nexpay_domain::ApiKeyId;
 use nexpay_security::{generate_api_key, GeneratedKey, KeyKind, KeyMode, Secret};
 use nexpay_store::{ApiKeyRow, Store};
@@ -193,10 +194,40 @@ pub struct Rotation {
     pub old_key: KeyView,
 }
 
+/// Deletes the gateway's cached lookups of these keys (by hash), after the change that
+/// invalidates them committed. A failure is only logged: the gateway also compares a
+/// database fingerprint of key changes, which retires such entries within a second.
+pub async fn forget_cached_keys<'a>(
+    cache: Option<&dyn Cache>,
+    hashes: impl IntoIterator<Item = &'a str>,
+) {
+    let Some(cache) = cache else {
+        return;
+    };
+    for hash in hashes {
+        if let Err(e) = cache.delete(&names::api_key(hash)).await {
+            tracing::warn!(error = %e, "could not delete a cached API key; the gateway's key fingerprint will retire it");
+        }
+    }
+}
+
 /// Issues a replacement of the same kind and mode; the old key keeps working for the
 /// grace period. Rotation never extends a key already set to expire sooner.
 pub async fn rotate_key(
     store: &Store,
+    actor: &str,
+    project_id: &str,
+    key_id: &str,
+    grace_secs: Option<i64>,
+) -> AdminResult<Rotation> {
+    rotate_key_with_cache(store, None, actor, project_id, key_id, grace_secs).await
+}
+
+/// [`rotate_key`], then deletes the old key's cached lookup from `cache` (the gateway's),
+/// so its new expiry applies at once.
+pub async fn rotate_key_with_cache(
+    store: &Store,
+    cache: Option<&dyn Cache>,
     actor: &str,
     project_id: &str,
     key_id: &str,
@@ -227,6 +258,7 @@ pub async fn rotate_key(
         Err(nexpay_store::StoreError::NotFound) => return Err(AdminError::NotFound("API key")),
         other => other?,
     }
+    forget_cached_keys(cache, [old.key_hash.as_str()]).await;
     let detail = json!({
         "oldPrefix": old.prefix,
         "newKeyId": row.id,
@@ -254,12 +286,24 @@ pub async fn revoke_key(
     project_id: &str,
     key_id: &str,
 ) -> AdminResult<KeyView> {
+    revoke_key_with_cache(store, None, actor, project_id, key_id).await
+}
+
+/// [`revoke_key`], then deletes the key's cached lookup from `cache` (the gateway's).
+pub async fn revoke_key_with_cache(
+    store: &Store,
+    cache: Option<&dyn Cache>,
+    actor: &str,
+    project_id: &str,
+    key_id: &str,
+) -> AdminResult<KeyView> {
     let key = find_key(store, project_id, key_id).await?;
     if !store.revoke_api_key(project_id, key_id).await? {
         return Err(AdminError::Conflict(
             "the key is already revoked".to_owned(),
         ));
     }
+    forget_cached_keys(cache, [key.key_hash.as_str()]).await;
     audit::record(
         store,
         actor,

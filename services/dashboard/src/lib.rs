@@ -36,6 +36,8 @@ pub struct DashboardState {
     pub store: Store,
     pub config: Arc<Config>,
     pub signer: Arc<SessionTokenSigner>,
+    /// The gateway's cache, when it has one: key changes delete what it holds.
+    pub cache: Option<Arc<dyn nexpay_cache::Cache>>,
 }
 
 impl DashboardState {
@@ -50,7 +52,20 @@ impl DashboardState {
             store,
             config,
             signer,
+            cache: None,
         }
+    }
+
+    /// The cache the gateway keeps API-key lookups in: revoking or rotating a key, or
+    /// archiving a project, deletes the affected entries right after the change commits,
+    /// so the change takes effect at once on every gateway sharing the cache.
+    pub fn with_cache(mut self, cache: Arc<dyn nexpay_cache::Cache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub(crate) fn cache(&self) -> Option<&dyn nexpay_cache::Cache> {
+        self.cache.as_deref()
     }
 }
 

@@ -167,6 +167,17 @@ pub async fn update_project(
 /// default project stays, since the legacy environment keys and the first-start keys
 /// belong to it.
 pub async fn archive_project(store: &Store, actor: &str, id: &str) -> AdminResult<ProjectView> {
+    archive_project_with_cache(store, None, actor, id).await
+}
+
+/// [`archive_project`], then deletes the cached lookups of the project's keys from
+/// `cache` (the gateway's), so they stop working at once.
+pub async fn archive_project_with_cache(
+    store: &Store,
+    cache: Option<&dyn nexpay_cache::Cache>,
+    actor: &str,
+    id: &str,
+) -> AdminResult<ProjectView> {
     let project = find_active(store, id).await?;
     if project.is_default {
         return Err(AdminError::Conflict(
@@ -175,6 +186,10 @@ pub async fn archive_project(store: &Store, actor: &str, id: &str) -> AdminResul
     }
     if !store.archive_project(id).await? {
         return Err(AdminError::Conflict("the project is archived".to_owned()));
+    }
+    if cache.is_some() {
+        let keys = store.list_api_keys(id).await?;
+        crate::keys::forget_cached_keys(cache, keys.iter().map(|k| k.key_hash.as_str())).await;
     }
     audit::record(
         store,

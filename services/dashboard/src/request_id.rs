@@ -38,11 +38,15 @@ fn generate_id() -> String {
 }
 
 /// Echoes (or creates) the request id and turns every error into the envelope.
-pub(crate) async fn envelope_errors(
+pub async fn envelope_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let id = incoming_id(&req).unwrap_or_else(generate_id);
+    // An enclosing scope wrapped in this middleware already chose the id.
+    let existing = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let id = existing
+        .or_else(|| incoming_id(&req))
+        .unwrap_or_else(generate_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     // No clone of the request may live across `next.call`: routing needs it unshared.
     let res = match next.call(req).await {

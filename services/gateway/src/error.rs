@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: String,
     pub message: String,
     pub details: serde_json::Value,
+    /// Seconds for a `Retry-After` header (429 `rate_limited`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -22,7 +24,18 @@ impl ApiError {
             code: code.to_owned(),
             message: message.into(),
             details: json!([]),
+            retry_after: None,
         }
+    }
+
+    /// Adds a `Retry-After` header (whole seconds) to the response.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     pub fn validation(details: Vec<(String, String)>) -> Self {
@@ -39,6 +52,7 @@ impl ApiError {
             code: "validation_error".to_owned(),
             message,
             details: serde_json::Value::Array(details),
+            retry_after: None,
         }
     }
 
@@ -73,7 +87,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(secs) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        response.json(self.body())
     }
 }
 
@@ -116,6 +134,7 @@ pub(crate) fn from_bus(e: nexpay_bus::BusError) -> ApiError {
             code,
             message,
             details,
+            retry_after: None,
         },
         BusError::Timeout => ApiError::new(
             504,

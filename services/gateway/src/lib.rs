@@ -4,11 +4,13 @@
 //! service over the bus; reads come straight from the store.
 
 mod auth;
+mod cache;
 mod error;
 mod idempotency;
 mod openapi;
 mod request_id;
 mod routes;
+mod session_view;
 mod validate;
 
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use actix_web::web;
 use nexpay_bus::Bus;
 use nexpay_store::Store;
 
+pub use auth::RateLimit;
 pub use error::ApiError;
 pub use request_id::{current_request_id, RequestIdMiddleware};
 
@@ -39,6 +42,10 @@ pub struct GatewayState {
     pub(crate) keys: Arc<auth::KeyUsage>,
     /// Provider display names: fixed rows, read once instead of at every status poll.
     provider_names: Arc<tokio::sync::OnceCell<std::collections::HashMap<String, String>>>,
+    /// Optional: key lookups, rate limits, idempotent replays and session statuses.
+    pub(crate) cache: Option<Arc<cache::GatewayCache>>,
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) key_fingerprint: Arc<auth::KeyFingerprint>,
 }
 
 impl GatewayState {
@@ -49,7 +56,28 @@ impl GatewayState {
             config: Arc::new(config),
             keys: Arc::default(),
             provider_names: Arc::default(),
+            cache: None,
+            rate_limit: RateLimit::default(),
+            key_fingerprint: Arc::default(),
         }
+    }
+
+    /// Uses `cache` (shared with the dashboard and payments, which invalidate what it
+    /// holds) for API-key lookups, per-key rate limits ([`GatewayState::with_rate_limit`],
+    /// default [`RateLimit::default`]), replays of completed idempotent requests and
+    /// session statuses. The database stays the source of truth: a cache that fails or
+    /// misses only sends the request down the path taken without a cache. Without this
+    /// call there is no cache and no rate limit.
+    pub fn with_cache(mut self, cache: Arc<dyn nexpay_cache::Cache>) -> Self {
+        self.cache = Some(Arc::new(cache::GatewayCache::new(cache)));
+        self
+    }
+
+    /// The per-key rate limit applied when a cache is set (`RATE_LIMIT_PER_SEC`,
+    /// `RATE_LIMIT_BURST`); `per_sec: 0` turns it off.
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
     }
 
     pub(crate) async fn provider_name(&self, code: &str) -> Result<String, ApiError> {

@@ -49,9 +49,9 @@ where
     };
     match idempotency::begin(state, caller, &key, route, body).await? {
         Begin::Replay(resp) => Ok(resp),
-        Begin::Run => {
+        Begin::Run(claim) => {
             let parts = to_parts(run(Some(key.clone())).await);
-            idempotency::finish(state, caller, &key, parts.0, &parts.1).await;
+            idempotency::finish(state, caller, &key, route, claim, parts.0, &parts.1).await;
             Ok(respond(parts))
         }
     }
@@ -233,56 +233,13 @@ pub async fn get_session(
     if nexpay_domain::SessionId::parse(&id).is_err() {
         return Err(not_found());
     }
-    let view = state
-        .store
-        .get_session_view(&id)
-        .await
-        .map_err(ApiError::internal)?;
-    let Some((session, payment, attempt)) = view else {
-        return Err(not_found());
-    };
     // Another project's session, or the other mode's: indistinguishable from unknown.
-    if session.project_id != caller.project_id || session.mode != caller.mode {
-        return Err(not_found());
-    }
-    let provider = match (&attempt, &payment.provider_code) {
-        (Some(a), _) => Some(a.provider_code.clone()),
-        (None, code) => code.clone(),
-    };
-    let provider = match provider {
-        Some(code) => {
-            let name = state.provider_name(&code).await?;
-            Some(json!({"name": name, "code": code}))
-        }
-        None => None,
-    };
-    let at = |t: chrono::NaiveDateTime| {
-        chrono::TimeZone::from_utc_datetime(&chrono::Utc, &t)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    };
-    let amount = match nexpay_domain::Currency::parse(&session.currency) {
-        Ok(c) if c.exponent() == 0 => json!(session.amount),
-        _ => json!(session.amount.to_string()),
-    };
-    let data = json!({
-        "sessionId": session.id,
-        "status": session.status,
-        "amount": amount,
-        "currency": session.currency,
-        "provider": provider,
-        "customer": {"name": session.customer_name, "email": session.customer_email, "phone": session.customer_phone},
-        "reference": payment.reference,
-        "paymentStatus": payment.status,
-        "client_reference": session.client_reference,
-        "metadata": serde_json::from_str::<Value>(&session.metadata).unwrap_or(Value::Null),
-        "items": session.items.as_deref().and_then(|i| serde_json::from_str::<Value>(i).ok()),
-        "checkoutUrl": format!("{}/checkout/{}", state.config.public_url, session.id),
-        "expiresAt": at(session.expires_at),
-        "createdAt": at(session.created_at),
-        "resolvedAt": payment.resolved_at.map(at),
-        "mode": session.mode,
-    });
-    Ok(respond(ok("Payment session retrieved successfully", data)))
+    let body = crate::session_view::status_body(&state, &caller, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -265,7 +265,10 @@ impl Payments {
             .insert_attempt(&attempt, &changes, &hist, &events)
             .await
         {
-            Ok(()) => self.committed(),
+            Ok(()) => {
+                self.committed();
+                self.session_changed(payment.session_id.as_deref()).await;
+            }
             // Stale: a concurrent choice changed the session first. Conflict: a concurrent
             // attempt took the same provider reference (same attempt number) first.
             Err(StoreError::Stale(_) | StoreError::Conflict(_)) => {
@@ -411,7 +414,8 @@ impl Payments {
             at,
         )];
         match self.store.apply_changes(&changes, &hist, &[], at).await {
-            Ok(()) | Err(StoreError::Stale(_)) => {}
+            Ok(()) => self.session_changed(payment.session_id.as_deref()).await,
+            Err(StoreError::Stale(_)) => {}
             Err(e) => return Err(store_error(e)),
         }
         let fresh = self
@@ -508,6 +512,7 @@ impl Payments {
         match self.store.apply_changes(&changes, &hist, &events, at).await {
             Ok(()) => {
                 self.committed();
+                self.session_changed(payment.session_id.as_deref()).await;
                 Ok(())
             }
             Err(StoreError::Stale(_)) => Ok(()),

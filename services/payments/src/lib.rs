@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexpay_bus::{Bus, BusError, ConsumerHandle, ConsumerOptions, HandlerError};
+use nexpay_cache::{names, Cache, FailOpen};
 use nexpay_store::{Store, StoreError};
 
 pub use relay::OutboxRelay;
@@ -36,6 +37,8 @@ pub struct Payments {
     /// Wakes the outbox relay right after a commit, so events leave in milliseconds
     /// without polling the database in a tight loop.
     pub(crate) outbox_signal: Arc<tokio::sync::Notify>,
+    /// The cache the gateway serves session statuses from, if any.
+    pub(crate) cache: Option<Arc<FailOpen<Arc<dyn Cache>>>>,
 }
 
 impl Payments {
@@ -45,7 +48,17 @@ impl Payments {
             bus,
             config: Arc::new(config),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
+            cache: None,
         }
+    }
+
+    /// Shares the gateway's cache, so that the session statuses it serves from there
+    /// are invalidated after every change payments commits to a session, the expiry
+    /// sweeper's included (see [`Payments::session_changed`]). A cache failure is
+    /// logged and ignored.
+    pub fn with_cache(mut self, cache: Arc<dyn Cache>) -> Self {
+        self.cache = Some(Arc::new(FailOpen::new(cache)));
+        self
     }
 
     /// Serves the payments command queue.
@@ -72,6 +85,23 @@ impl Payments {
 
     pub(crate) fn committed(&self) {
         self.outbox_signal.notify_one();
+    }
+
+    /// Called right after a transaction that changed the session (its status, its
+    /// payment or an attempt) committed: replaces the cached status with the
+    /// [`names::SESSION_CHANGED`] marker, which makes the next reads go to the database
+    /// and keeps a view read before the change from being cached after it. Every write
+    /// to sessions goes through this service, so this is the one place to do it.
+    pub(crate) async fn session_changed(&self, session_id: Option<&str>) {
+        if let (Some(cache), Some(id)) = (&self.cache, session_id) {
+            let _ = cache
+                .set(
+                    &names::session_status(id),
+                    names::SESSION_CHANGED,
+                    names::SESSION_CHANGED_TTL,
+                )
+                .await;
+        }
     }
 }
 

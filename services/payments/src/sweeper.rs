@@ -154,6 +154,9 @@ impl ExpirySweeper {
         match store.apply_changes(&changes, &hist, &events, at).await {
             Ok(()) => {
                 self.payments.committed();
+                self.payments
+                    .session_changed(payment.session_id.as_deref())
+                    .await;
                 Ok(true)
             }
             // Paid, cancelled or expired by someone else in the meantime: nothing to do.

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use nexpay_bus::{Bus, ConsumerOptions, InProcessBus};
+use nexpay_cache::{Cache, MemoryCache};
 use nexpay_config::Config;
 use nexpay_dashboard::DashboardState;
-use nexpay_gateway::{GatewayConfig, GatewayState, RequestIdMiddleware};
+use nexpay_gateway::{GatewayConfig, GatewayState, RateLimit, RequestIdMiddleware};
 use nexpay_payments::{Payments, PaymentsConfig};
 use nexpay_provider_adapter::{Connectors, ProviderAdapter};
 use nexpay_store::Store;
@@ -41,6 +42,9 @@ impl Application {
         let first_start = nexpay_dashboard::bootstrap::bootstrap(&store, &config).await?;
 
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+        // One in-memory cache for everything: the gateway reads it, payments and the
+        // dashboard invalidate what it holds.
+        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new());
         let payments = Payments::new(
             store.clone(),
             bus.clone(),
@@ -49,7 +53,8 @@ impl Application {
                 session_ttl: config.session_ttl,
                 provider_timeout: config.rpc_timeout,
             },
-        );
+        )
+        .with_cache(cache.clone());
         let opts = || ConsumerOptions {
             prefetch: 64,
             max_deliveries: 5,
@@ -80,8 +85,14 @@ impl Application {
                 serve_openapi: !config.is_production(),
                 public_url: config.public_url.clone(),
             },
-        );
-        let dashboard = web::Data::new(DashboardState::new(store.clone(), config.clone()));
+        )
+        .with_cache(cache.clone())
+        .with_rate_limit(RateLimit {
+            per_sec: config.rate_limit_per_sec,
+            burst: config.rate_limit_burst,
+        });
+        let dashboard =
+            web::Data::new(DashboardState::new(store.clone(), config.clone()).with_cache(cache));
         let health_store = store.clone();
         let server = HttpServer::new(move || {
             App::new()

@@ -25,8 +25,13 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Exit 0 when the local instance answers /health/live (container health checks).
-    Health,
+    /// Exit 0 when a NexPay process answers 200 (container health checks; images have
+    /// no curl). Default: this instance's /health/live on 127.0.0.1:PORT.
+    Health {
+        /// Another address, e.g. `http://127.0.0.1:8081/health/ready`.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Manage projects.
     #[command(subcommand)]
     Project(ProjectCmd),
@@ -120,8 +125,10 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "NexPay listening on {public_url}");
             app.run_until_stopped().await?;
         }
-        Command::Health => {
-            let ok = probe_live(config.http_port);
+        Command::Health { url } => {
+            let url =
+                url.unwrap_or_else(|| format!("http://127.0.0.1:{}/health/live", config.http_port));
+            let ok = probe(&url);
             std::process::exit(if ok { 0 } else { 1 });
         }
         Command::Migrate => {
@@ -186,23 +193,30 @@ async fn main() -> anyhow::Result<()> {
                         .await
                         .map(drop)?
                 }
-                Command::Serve | Command::Migrate | Command::Health => {}
+                Command::Serve | Command::Migrate | Command::Health { .. } => {}
             }
         }
     }
     Ok(())
 }
 
-/// A dependency-free HTTP probe of the local instance.
-fn probe_live(port: u16) -> bool {
+/// A dependency-free HTTP/1.0 probe: true when `url` (plain http) answers 200.
+fn probe(url: &str) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+    let Some(rest) = url.strip_prefix("http://") else {
+        eprintln!("nexpay health: only http:// URLs are supported");
+        return false;
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let Ok(mut s) = std::net::TcpStream::connect(authority) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
-    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .is_err()
-    {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
         return false;
     }
     let mut buf = [0u8; 12];

@@ -1,6 +1,7 @@
 //! End-to-end tests: the standalone wiring on a free port, driven over HTTP like a
 //! merchant would, with the store as a witness of what was (not) written. Every test
-//! runs on SQLite and on PostgreSQL.
+//! runs on SQLite and on PostgreSQL in the standalone wiring, and on the distributed
+//! wiring (every service a process, over PostgreSQL, RabbitMQ and Redis).
 #![allow(clippy::unwrap_used)]
 
 /// `e2e!(name, |app| { ... })` defines `mod name { fn sqlite(); fn postgres(); }`: the
@@ -34,6 +35,12 @@ macro_rules! e2e {
             #[ignore = "needs PostgreSQL (NEXPAY_TEST_PG_URL); run with -- --ignored"]
             async fn postgres() {
                 run(nexpay_testkit::Backend::Postgres).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs PostgreSQL, RabbitMQ and Redis; run with -- --ignored"]
+            async fn distributed() {
+                run(nexpay_testkit::Backend::Distributed).await;
             }
         }
     };

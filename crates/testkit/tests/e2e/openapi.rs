@@ -31,7 +31,13 @@ e2e!(openapi_and_swagger_ui, |app| {
     assert!(paths["/api/v1/payment/initiate"].get("post").is_some());
     assert!(paths["/api/v1/payment/session/{id}"].get("get").is_some());
 
-    let ui = get(app, "/docs/", None).await;
+    let ui = app
+        .client
+        .get(format!("{}/docs/", app.service_url("gateway")))
+        .send()
+        .await
+        .unwrap();
+    let ui = Resp::read(ui).await;
     assert_eq!(ui.status, 200, "{}", ui.text);
     assert!(ui
         .header("content-type")

@@ -93,8 +93,9 @@ pub(crate) async fn rotate(
             .map_err(|e| AdminError::BadRequest(format!("invalid JSON body: {e}")))?
     };
     let (project_id, key_id) = path.into_inner();
-    let rotation = keys::rotate_key(
+    let rotation = keys::rotate_key_with_cache(
         &state.store,
+        state.cache(),
         &user.id,
         &project_id,
         &key_id,
@@ -112,6 +113,8 @@ pub(crate) async fn revoke(
     path: web::Path<(String, String)>,
 ) -> AdminResult<HttpResponse> {
     let (project_id, key_id) = path.into_inner();
-    let key = keys::revoke_key(&state.store, &user.id, &project_id, &key_id).await?;
+    let key =
+        keys::revoke_key_with_cache(&state.store, state.cache(), &user.id, &project_id, &key_id)
+            .await?;
     Ok(HttpResponse::Ok().json(key))
 }

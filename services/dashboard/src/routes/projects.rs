@@ -61,7 +61,8 @@ pub(crate) async fn archive(
     Admin(user): Admin,
     id: web::Path<String>,
 ) -> AdminResult<HttpResponse> {
-    let project = projects::archive_project(&state.store, &user.id, &id).await?;
+    let project =
+        projects::archive_project_with_cache(&state.store, state.cache(), &user.id, &id).await?;
     Ok(HttpResponse::Ok().json(json!({
         "archived": true,
         "message": ARCHIVE_NOTICE,
