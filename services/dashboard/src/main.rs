@@ -22,7 +22,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(first) = nexpay_dashboard::bootstrap::bootstrap(&store, &config).await? {
         println!("{}", first.banner());
     }
-    let state = web::Data::new(DashboardState::new(store.clone(), config.clone()));
+    let state = web::Data::new(
+        DashboardState::new(store.clone(), config.clone()).with_cache(cache.shared()),
+    );
     let probes = rt::Probes {
         store: Some(store),
         cache: Some(cache),

@@ -2,7 +2,7 @@
 //! `nexpay-gateway`: the merchant API. Stateless; run as many replicas as the load needs.
 
 use actix_web::web;
-use nexpay_gateway::{ApiError, GatewayConfig, GatewayState, RequestIdMiddleware};
+use nexpay_gateway::{ApiError, GatewayConfig, GatewayState, RateLimit, RequestIdMiddleware};
 use nexpay_runtime as rt;
 
 const SERVICE: &str = "gateway";
@@ -26,7 +26,12 @@ async fn main() -> anyhow::Result<()> {
             serve_openapi: !config.is_production(),
             public_url: config.public_url.clone(),
         },
-    );
+    )
+    .with_cache(cache.shared())
+    .with_rate_limit(RateLimit {
+        per_sec: config.rate_limit_per_sec,
+        burst: config.rate_limit_burst,
+    });
     let probes = rt::Probes {
         store: Some(store),
         bus: Some(bus),

@@ -163,6 +163,18 @@ impl Payments {
             .await
             .map_err(store_error)?;
         let Some(attempt) = attempts.last() else {
+            // The first request stored the payment, then died (or lost its database
+            // connection) before recording the attempt: record it now. A concurrent
+            // retry doing the same loses on the attempt's unique provider reference.
+            if payment.status == "PENDING" && payment.session_id.is_none() {
+                if let Some(code) = payment.provider_code.clone() {
+                    let provider = self.provider_row(&code).await?;
+                    let project = self.project(&payment.project_id).await?;
+                    return self
+                        .run_attempt(&payment, None, &project, &provider, Vec::new(), corr)
+                        .await;
+                }
+            }
             return Err(rejected(
                 409,
                 "conflict",

@@ -28,7 +28,8 @@ async fn main() -> anyhow::Result<()> {
             session_ttl: config.session_ttl,
             provider_timeout: config.rpc_timeout,
         },
-    );
+    )
+    .with_cache(cache.shared());
     let consumer = payments.serve(rt::consumer_options()).await?;
     let tasks = vec![
         tokio::spawn(payments.outbox_relay().run(Duration::from_millis(500))),

@@ -50,6 +50,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod cache;
 mod checkout;
 mod direct;
 mod expiry;
