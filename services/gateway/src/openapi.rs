@@ -84,25 +84,25 @@ struct ErrorEnvelope {
 #[allow(dead_code)]
 #[utoipa::path(post, path = "/api/v1/payment/initiate", request_body = InitiatePaymentRequest,
     params(("x-api-key" = String, Header, description = "write key"), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Envelope), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope, description = "`rate_limited`: too many requests with this API key", headers(("Retry-After" = u64, description = "Whole seconds to wait")))))]
 fn initiate_payment() {}
 
 #[allow(dead_code)]
 #[utoipa::path(post, path = "/api/v1/payment/session/initiate", request_body = InitiateSessionRequest,
     params(("x-api-key" = String, Header, description = "write key"), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Envelope), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope, description = "`rate_limited`: too many requests with this API key", headers(("Retry-After" = u64, description = "Whole seconds to wait")))))]
 fn initiate_session() {}
 
 #[allow(dead_code)]
 #[utoipa::path(get, path = "/api/v1/payment/session/{id}",
     params(("id" = String, Path), ("x-api-key" = String, Header, description = "read or write key")),
-    responses((status = 200, body = Envelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope), (status = 404, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope, description = "`rate_limited`: too many requests with this API key", headers(("Retry-After" = u64, description = "Whole seconds to wait")))))]
 fn get_session() {}
 
 #[allow(dead_code)]
 #[utoipa::path(post, path = "/api/v1/payment/session/{id}/checkout", request_body = CheckoutRequest,
     params(("id" = String, Path), ("x-api-key" = String, Header, description = "read or write key")),
-    responses((status = 200, body = Envelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope, description = "`rate_limited`: too many requests with this API key", headers(("Retry-After" = u64, description = "Whole seconds to wait")))))]
 fn checkout_session() {}
 
 #[derive(OpenApi)]

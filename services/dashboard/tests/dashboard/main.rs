@@ -10,6 +10,7 @@ mod archive;
 mod auth;
 mod bootstrap;
 mod cli;
+mod key_cache;
 mod key_lifecycle;
 mod keys;
 mod projects;
