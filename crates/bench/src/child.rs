@@ -11,7 +11,8 @@ use tokio::process::Child;
 
 /// Written by the dashboard's bootstrap on the first start (see its `FirstStart::banner`).
 const CREDENTIALS_FILE: &str = "first-start-credentials.txt";
-const LOG_FILE: &str = "nexpay.log";
+/// Log of the standalone child; service children log to `<service>.log`.
+pub const LOG_FILE: &str = "nexpay.log";
 const ADMIN_EMAIL: &str = "bench@example.com";
 const ADMIN_PASSWORD: &str = "Bench-Passw0rd-not-secret";
 
@@ -60,7 +61,7 @@ pub fn temp_dir(label: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
 }
@@ -76,6 +77,7 @@ pub const BENCH_ENV: &[(&str, &str)] = &[
 
 pub struct Instance {
     child: Option<Child>,
+    log_file: String,
     pub pid: u32,
     pub base_url: String,
     pub data_dir: PathBuf,
@@ -92,9 +94,21 @@ impl Instance {
         database_url: &str,
         extra_env: &[(String, String)],
     ) -> anyhow::Result<Instance> {
+        Self::start_logging_to(bin, LOG_FILE, data_dir, database_url, extra_env).await
+    }
+
+    /// [`Instance::start`] with the log in `data_dir/log_file` (several processes share
+    /// one data dir in the distributed mode).
+    pub async fn start_logging_to(
+        bin: &Path,
+        log_file: &str,
+        data_dir: &Path,
+        database_url: &str,
+        extra_env: &[(String, String)],
+    ) -> anyhow::Result<Instance> {
         let port = free_port()?;
         let base_url = format!("http://127.0.0.1:{port}");
-        let log = std::fs::File::create(data_dir.join(LOG_FILE))?;
+        let log = std::fs::File::create(data_dir.join(log_file))?;
         let child = tokio::process::Command::new(bin)
             .env_clear()
             .env("NEXPAY_DATA_DIR", data_dir)
@@ -117,6 +131,7 @@ impl Instance {
             .ok_or_else(|| anyhow!("the child exited at once"))?;
         let mut inst = Instance {
             child: Some(child),
+            log_file: log_file.to_owned(),
             pid,
             base_url,
             data_dir: data_dir.to_owned(),
@@ -125,7 +140,8 @@ impl Instance {
         };
         if let Err(e) = inst.wait_ready(Duration::from_secs(60)).await {
             return Err(e.context(format!(
-                "nexpay did not become ready; last lines of its log:\n{}",
+                "{} did not become ready; last lines of its log:\n{}",
+                bin.display(),
                 inst.log_tail(20)
             )));
         }
@@ -175,13 +191,13 @@ impl Instance {
     pub fn keep_log(&self) -> Option<PathBuf> {
         let dest =
             std::env::temp_dir().join(format!("nexpay-bench-{}-nexpay.log", std::process::id()));
-        std::fs::copy(self.data_dir.join(LOG_FILE), &dest)
+        std::fs::copy(self.data_dir.join(&self.log_file), &dest)
             .ok()
             .map(|_| dest)
     }
 
     pub fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(self.data_dir.join(LOG_FILE)).unwrap_or_default();
+        let text = std::fs::read_to_string(self.data_dir.join(&self.log_file)).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }

@@ -11,6 +11,7 @@ use crate::pg;
 #[derive(Default)]
 pub struct Cleanup {
     pub instance: Option<Instance>,
+    pub services: Option<crate::distributed::Services>,
     pub dirs: Vec<PathBuf>,
     pub pg_databases: Vec<String>,
     pub pg_admin_url: String,
@@ -25,8 +26,15 @@ impl Cleanup {
         }
     }
 
+    pub async fn stop_services(&mut self) {
+        if let Some(mut services) = self.services.take() {
+            services.stop().await;
+        }
+    }
+
     pub async fn finish(mut self) {
         self.stop_child().await;
+        self.stop_services().await;
         for dir in &self.dirs {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -8,10 +8,16 @@
 //! cargo build --release -p nexpay-standalone -p nexpay-bench
 //! cargo run --release -p nexpay-bench -- [--concurrency 32] [--duration 10] [--backend sqlite|postgres]
 //! ```
+//!
+//! `--distributed` measures the five service binaries instead (PostgreSQL, RabbitMQ and
+//! Redis of the machine; build them with `cargo build --release -p nexpay-gateway
+//! -p nexpay-payments -p nexpay-provider-adapter -p nexpay-webhook-dispatcher
+//! -p nexpay-dashboard`).
 
 mod ceiling;
 mod child;
 mod cleanup;
+mod distributed;
 mod load;
 mod machine;
 mod pg;
@@ -69,6 +75,10 @@ struct Args {
     /// for a per-key rate limit raised out of the way (`RATE_LIMIT_PER_SEC`, `RATE_LIMIT_BURST`).
     #[arg(long = "child-env", value_parser = parse_env_pair)]
     child_env: Vec<(String, String)>,
+    /// Measure the distributed services (gateway → RabbitMQ → payments → PostgreSQL)
+    /// instead of the standalone binary; implies PostgreSQL.
+    #[arg(long)]
+    distributed: bool,
 }
 
 #[tokio::main]
@@ -88,17 +98,64 @@ async fn main() -> anyhow::Result<()> {
     outcome
 }
 
-async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
-    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
+/// The load's timing, this process's id and a fresh data dir (removed at the end).
+fn prepare(
+    args: &Args,
+    cleanup: &mut Cleanup,
+) -> anyhow::Result<(Timing, u32, std::path::PathBuf)> {
     let timing = Timing {
         concurrency: args.concurrency,
         warmup: Duration::from_secs(args.warmup),
         duration: Duration::from_secs(args.duration),
         server_pid: None,
     };
-    let pid = std::process::id();
     let data_dir = child::temp_dir("data")?;
     cleanup.dirs.push(data_dir.clone());
+    Ok((timing, std::process::id(), data_dir))
+}
+
+async fn run_distributed(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
+    let bin_dir = bin
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("{} has no directory", bin.display()))?
+        .to_owned();
+    let (timing, pid, data_dir) = prepare(args, cleanup)?;
+    let name = format!("nexpay_bench_{pid}");
+    cleanup.pg_databases.push(name.clone());
+    let url = pg::create_database(&args.pg_admin_url, &name).await?;
+    let services = cleanup
+        .services
+        .insert(distributed::Services::start(&bin_dir, &data_dir, &url, &args.child_env).await?);
+    let figures = distributed::measure(services, timing).await?;
+    cleanup.stop_services().await;
+    let ceiling = if args.no_ceiling {
+        None
+    } else {
+        let name = format!("nexpay_bench_{pid}_ceiling");
+        cleanup.pg_databases.push(name.clone());
+        let url = pg::create_database(&args.pg_admin_url, &name).await?;
+        eprintln!(
+            "ceiling: Store::insert_payment_bundle from {} tasks",
+            args.concurrency
+        );
+        Some(ceiling::run(&url, timing).await?)
+    };
+    distributed::print(
+        &figures,
+        ceiling.as_ref(),
+        args.concurrency,
+        &command_line(),
+    );
+    Ok(())
+}
+
+async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    if args.distributed {
+        return run_distributed(args, cleanup).await;
+    }
+    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
+    let (timing, pid, data_dir) = prepare(args, cleanup)?;
 
     let (backend, backend_detail, database_url) = match args.backend {
         Backend::Sqlite => {

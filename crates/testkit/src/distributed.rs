@@ -314,10 +314,10 @@ impl Stack {
     }
 }
 
-/// Every key under `prefix`, with redis-cli when it is installed.
-async fn delete_redis_prefix(prefix: &str) {
+/// Deletes every key under `prefix`, with redis-cli when it is installed.
+pub fn delete_redis_prefix_blocking(prefix: &str) {
     let pattern = format!("{prefix}*");
-    let _ = tokio::task::spawn_blocking(move || {
+    {
         let Ok(out) = std::process::Command::new("redis-cli")
             .args(["--scan", "--pattern", &pattern])
             .output()
@@ -334,8 +334,12 @@ async fn delete_redis_prefix(prefix: &str) {
                 .args(chunk)
                 .output();
         }
-    })
-    .await;
+    }
+}
+
+async fn delete_redis_prefix(prefix: &str) {
+    let prefix = prefix.to_owned();
+    let _ = tokio::task::spawn_blocking(move || delete_redis_prefix_blocking(&prefix)).await;
 }
 
 fn free_port() -> anyhow::Result<u16> {

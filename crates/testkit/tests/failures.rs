@@ -22,7 +22,7 @@ fn payment_body(i: usize) -> Value {
     json!({
         "amount": 1000 + i as i64,
         "currency": "XOF",
-        "provider_code": if i % 2 == 0 { "wave" } else { "om" },
+        "provider_code": if i.is_multiple_of(2) { "wave" } else { "om" },
         "customer": {"name": "Awa Ndiaye", "phone": "+221771234567"},
         "metadata": {"order_id": format!("ORDER-{i}")}
     })

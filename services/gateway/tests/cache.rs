@@ -530,8 +530,8 @@ async fn replicas_share_rate_limits_and_key_invalidation_through_redis() {
     let (id, key, hash) = insert_key(fx.db.store(), &fx.project_id, KeyKind::Read, None).await;
     let mut ok = 0;
     let mut refused = None;
-    for i in 0..12 {
-        let r = if i % 2 == 0 {
+    for i in 0..12u32 {
+        let r = if i.is_multiple_of(2) {
             send!(a, get(&fx.session_path(), &key))
         } else {
             send!(b, get(&fx.session_path(), &key))

@@ -1,0 +1,251 @@
+//! `--distributed`: the five release service binaries as child processes (one replica
+//! each) over the machine's PostgreSQL (fresh database), RabbitMQ (fresh vhost, made
+//! with `rabbitmqctl`) and Redis (a fresh key prefix); session creation goes
+//! gateway → RabbitMQ → payments → PostgreSQL, reads gateway → Redis/PostgreSQL.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::child::Instance;
+use crate::load::{self, Timing};
+use crate::stats::PhaseResult;
+
+/// Start order: the dashboard bootstraps the default project and writes the keys.
+pub const SERVICES: &[&str] = &[
+    "dashboard",
+    "payments",
+    "provider-adapter",
+    "webhook-dispatcher",
+    "gateway",
+];
+
+pub struct Services {
+    pub instances: Vec<(&'static str, Instance)>,
+    pub vhost: String,
+    pub redis_prefix: String,
+}
+
+fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
+    let out = std::process::Command::new("rabbitmqctl")
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .context("running rabbitmqctl (is RabbitMQ installed here?)")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+impl Services {
+    pub async fn start(
+        bin_dir: &Path,
+        data_dir: &Path,
+        database_url: &str,
+        extra_env: &[(String, String)],
+    ) -> anyhow::Result<Services> {
+        for s in SERVICES {
+            let bin = bin_dir.join(format!("nexpay-{s}"));
+            anyhow::ensure!(
+                bin.is_file(),
+                "{} is missing; build the services first:\n  cargo build --release -p nexpay-gateway \
+                 -p nexpay-payments -p nexpay-provider-adapter -p nexpay-webhook-dispatcher -p nexpay-dashboard",
+                bin.display()
+            );
+        }
+        let vhost = format!("nexpay_bench_{}", std::process::id());
+        rabbitmqctl(&["add_vhost", &vhost])?;
+        let redis_prefix = format!("nexpay_bench_{}:", std::process::id());
+        let mut services = Services {
+            instances: Vec::new(),
+            vhost: vhost.clone(),
+            redis_prefix: redis_prefix.clone(),
+        };
+        rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
+        let mut env: Vec<(String, String)> = vec![
+            (
+                "AMQP_URL".into(),
+                format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"),
+            ),
+            ("REDIS_URL".into(), "redis://127.0.0.1:6379/0".into()),
+            ("REDIS_KEY_PREFIX".into(), redis_prefix),
+        ];
+        env.extend(extra_env.iter().cloned());
+        for s in SERVICES {
+            let bin = bin_dir.join(format!("nexpay-{s}"));
+            eprintln!("starting {}", bin.display());
+            match Instance::start_logging_to(
+                &bin,
+                &format!("{s}.log"),
+                data_dir,
+                database_url,
+                &env,
+            )
+            .await
+            {
+                Ok(inst) => services.instances.push((s, inst)),
+                Err(e) => {
+                    services.stop().await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(services)
+    }
+
+    pub fn gateway(&self) -> &Instance {
+        &self
+            .instances
+            .iter()
+            .find(|(s, _)| *s == "gateway")
+            .expect("the gateway was started")
+            .1
+    }
+
+    /// (service, kB) of a `/proc/<pid>/status` field.
+    pub fn memory(&self, field: &str) -> Vec<(&'static str, u64)> {
+        self.instances
+            .iter()
+            .map(|(s, i)| (*s, i.status_kb(field).unwrap_or(0)))
+            .collect()
+    }
+
+    /// Any service that died, with its log.
+    pub fn check_alive(&mut self, phase: &str) -> anyhow::Result<()> {
+        for (s, inst) in &mut self.instances {
+            if let Some(status) = inst.exited() {
+                anyhow::bail!(
+                    "{s} exited during {phase}: {status}; last lines of its log:\n{}",
+                    inst.log_tail(30)
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn stop(&mut self) {
+        for (_, inst) in self.instances.iter_mut().rev() {
+            inst.stop(Duration::from_secs(10)).await;
+        }
+        self.instances.clear();
+        if let Err(e) = rabbitmqctl(&["delete_vhost", &self.vhost]) {
+            eprintln!("warning: could not delete vhost {}: {e:#}", self.vhost);
+        }
+        nexpay_testkit::distributed::delete_redis_prefix_blocking(&self.redis_prefix);
+    }
+}
+
+pub struct Figures {
+    pub create: PhaseResult,
+    pub read: Option<PhaseResult>,
+    pub idle_kb: Vec<(&'static str, u64)>,
+    pub peak_kb: Vec<(&'static str, u64)>,
+}
+
+/// Runs both phases against the gateway.
+pub async fn measure(services: &mut Services, timing: Timing) -> anyhow::Result<Figures> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_kb = services.memory("VmRSS");
+    let gw = services.gateway();
+    let (base_url, write_key, read_key) = (
+        gw.base_url.clone(),
+        gw.write_key.clone(),
+        gw.read_key.clone(),
+    );
+    let timing = Timing {
+        server_pid: Some(gw.pid),
+        ..timing
+    };
+    eprintln!("distributed session creation through the gateway");
+    let (create, ids) = load::create_sessions(&base_url, &write_key, timing).await?;
+    eprintln!(
+        "  {:.0}/s, p99 {:.2} ms, errors: {}",
+        create.rate(),
+        create.p99_ms,
+        create.errors_summary()
+    );
+    services.check_alive("session creation")?;
+    let read = if ids.is_empty() {
+        None
+    } else {
+        let r = load::read_sessions(&base_url, &read_key, Arc::new(ids), timing).await?;
+        eprintln!(
+            "  reads {:.0}/s, p99 {:.2} ms, errors: {}",
+            r.rate(),
+            r.p99_ms,
+            r.errors_summary()
+        );
+        Some(r)
+    };
+    services.check_alive("session reads")?;
+    let peak_kb = services.memory("VmHWM");
+    Ok(Figures {
+        create,
+        read,
+        idle_kb,
+        peak_kb,
+    })
+}
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+/// The distributed figures as markdown, against the targets.
+pub fn print(figures: &Figures, ceiling: Option<&PhaseResult>, concurrency: usize, command: &str) {
+    let c = &figures.create;
+    println!("## Distributed (gateway → RabbitMQ → payments → PostgreSQL)\n");
+    println!(
+        "Command: `{command}`; {concurrency} connections; {}\n",
+        crate::machine::describe()
+    );
+    println!("| phase | requests/s | p50 ms | p99 ms | errors |");
+    println!("|---|---|---|---|---|");
+    let row = |r: &PhaseResult, name: &str| {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+            r.rate(),
+            r.p50_ms,
+            r.p99_ms,
+            r.errors_summary()
+        );
+    };
+    row(c, "session creation");
+    if let Some(r) = &figures.read {
+        row(r, "session reads");
+    }
+    if let Some(ceil) = ceiling {
+        row(ceil, "raw PostgreSQL insert ceiling");
+    }
+    println!("\n| service | idle RSS MB | peak RSS MB |");
+    println!("|---|---|---|");
+    for ((s, idle), (_, peak)) in figures.idle_kb.iter().zip(&figures.peak_kb) {
+        println!("| {s} | {:.1} | {:.1} |", mb(*idle), mb(*peak));
+    }
+    let idle_total: u64 = figures.idle_kb.iter().map(|(_, k)| k).sum();
+    println!("| all five | {:.1} | |", mb(idle_total));
+    println!("\n| target | measured | met |");
+    println!("|---|---|---|");
+    if let Some(ceil) = ceiling {
+        let ratio = c.rate() / ceil.rate();
+        println!(
+            "| creation ≥ 1/3 of the raw insert ceiling | {ratio:.2} | {} |",
+            if ratio >= 1.0 / 3.0 { "yes" } else { "no" }
+        );
+    }
+    println!(
+        "| creation p99 < 25 ms | {:.2} ms | {} |",
+        c.p99_ms,
+        if c.p99_ms < 25.0 { "yes" } else { "no" }
+    );
+    println!(
+        "| all five services idle < 100 MB | {:.1} MB | {} |",
+        mb(idle_total),
+        if mb(idle_total) < 100.0 { "yes" } else { "no" }
+    );
+}
