@@ -299,7 +299,7 @@ mod tests {
         let text = m.render().await;
         assert!(
             text.contains(
-                r#"nexpay_http_requests_total{method="GET",route="/health/live",service="gateway",status="200"} 1"#
+                r#"nexpay_http_requests_total{method="GET",route="/health/live",status="200",service="gateway"} 1"#
             ),
             "{text}"
         );
