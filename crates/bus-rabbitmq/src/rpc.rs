@@ -29,6 +29,17 @@ impl Drop for Registration<'_> {
 /// The message expires (AMQP `expiration`) at the deadline and carries the
 /// deadline in a header, so a server neither picks it up nor works on it
 /// once nobody waits. Unroutable (no such queue) → [`BusError::NoHandler`].
+///
+/// Requests are transient (not written to the broker's disk) and the reply is
+/// awaited while the publisher confirm is still on its way: a request lives
+/// only as long as its caller waits, so a broker crash may lose it, and the
+/// caller then sees a timeout it retries (with the same `Idempotency-Key` for a
+/// merchant). Durability is for events, which stay persistent and confirmed.
+/// A server that dies while handling a request does not lose it: the broker
+/// requeues unacked deliveries, transient or not.
+/// AMQP delivery mode of a message the broker keeps in memory only.
+const TRANSIENT: u8 = 1;
+
 pub(crate) async fn request(
     shared: &Shared,
     queue: &str,
@@ -49,6 +60,7 @@ pub(crate) async fn request(
         AMQPValue::LongLongInt(now_ms().saturating_add(timeout_ms)),
     );
     let props = properties(&msg)?
+        .with_delivery_mode(TRANSIENT)
         .with_headers(headers)
         .with_reply_to(link.reply_queue.clone())
         .with_expiration(short(&timeout_ms.to_string())?);
@@ -72,11 +84,20 @@ pub(crate) async fn request(
         properties: props,
     };
     let exchange = async {
-        match confirmed(shared, &link, out).await? {
-            Routed::Stored => {}
-            Routed::Unroutable => return Err(BusError::NoHandler(queue.to_owned())),
-        }
-        match rx.await {
+        let confirm = confirmed(shared, &link, out);
+        tokio::pin!(confirm);
+        let mut rx = rx;
+        let mut stored = false;
+        let reply = loop {
+            tokio::select! {
+                routed = &mut confirm, if !stored => match routed? {
+                    Routed::Stored => stored = true,
+                    Routed::Unroutable => return Err(BusError::NoHandler(queue.to_owned())),
+                },
+                reply = &mut rx => break reply,
+            }
+        };
+        match reply {
             Ok(Ok(Ok(value))) => Ok(value),
             Ok(Ok(Err(err))) => Err(BusError::Handler(err)),
             Ok(Err(e)) => Err(e),

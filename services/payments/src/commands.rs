@@ -10,7 +10,8 @@ pub(crate) struct CommandHandler {
 
 #[async_trait]
 impl Handler for CommandHandler {
-    async fn handle(&self, msg: Envelope) -> Result<serde_json::Value, HandlerError> {
+    async fn handle(&self, mut msg: Envelope) -> Result<serde_json::Value, HandlerError> {
+        dedupe_by_message_id(&mut msg);
         let decode_err = |e: nexpay_bus::BusError| {
             HandlerError::Permanent(format!("bad {} message: {e}", msg.kind))
         };
@@ -31,5 +32,25 @@ impl Handler for CommandHandler {
             other => return Err(HandlerError::Permanent(format!("unknown command {other}"))),
         };
         value.map_err(|e| HandlerError::Permanent(e.to_string()))
+    }
+}
+
+/// A command without the merchant's `Idempotency-Key` is keyed by its message id, so a
+/// redelivery (the replica that handled it died after committing, before acking) finds
+/// what the first delivery created instead of creating it again. Each HTTP request
+/// sends a fresh message id, so distinct requests stay distinct.
+fn dedupe_by_message_id(msg: &mut Envelope) {
+    let id = format!("msg:{}", msg.id);
+    if let Some(caller) = msg
+        .payload
+        .get_mut("caller")
+        .and_then(|c| c.as_object_mut())
+    {
+        let missing = caller
+            .get("request_key")
+            .is_none_or(serde_json::Value::is_null);
+        if missing {
+            caller.insert("request_key".into(), serde_json::Value::String(id));
+        }
     }
 }

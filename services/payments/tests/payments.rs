@@ -346,3 +346,40 @@ async fn direct_expiry_case(db: &TestDb) {
     assert_eq!(kinds, vec!["payment.pending", "payment.expired"]);
     assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 0);
 }
+
+both!(redelivered_command_applies_once, redelivery_case);
+/// The same message delivered twice (a replica died after committing, before its ack)
+/// creates one session, answered twice with the same id; a new message creates another.
+async fn redelivery_case(db: &TestDb) {
+    let (_payments, bus, project) = setup(db).await;
+    let msg = nexpay_bus::Envelope::new(
+        nexpay_contracts::kinds::CREATE_SESSION,
+        "corr-redelivery",
+        serde_json::to_value(session_cmd(&project)).unwrap(),
+    );
+    let timeout = Duration::from_secs(5);
+    let first = bus
+        .request(nexpay_contracts::queues::PAYMENTS, msg.clone(), timeout)
+        .await
+        .unwrap();
+    let again = bus
+        .request(nexpay_contracts::queues::PAYMENTS, msg, timeout)
+        .await
+        .unwrap();
+    assert!(first["sessionId"].is_string(), "{first}");
+    assert_eq!(first["sessionId"], again["sessionId"], "{first} / {again}");
+    let store = db.store();
+    assert_eq!(store.count_payments(&project, "test").await.unwrap(), 1);
+    let fresh = nexpay_bus::Envelope::new(
+        nexpay_contracts::kinds::CREATE_SESSION,
+        "corr-other",
+        serde_json::to_value(session_cmd(&project)).unwrap(),
+    );
+    let other = bus
+        .request(nexpay_contracts::queues::PAYMENTS, fresh, timeout)
+        .await
+        .unwrap();
+    assert!(other["sessionId"].is_string(), "{other}");
+    assert_ne!(first["sessionId"], other["sessionId"]);
+    assert_eq!(store.count_payments(&project, "test").await.unwrap(), 2);
+}
