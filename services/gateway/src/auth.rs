@@ -192,8 +192,8 @@ impl KeyFingerprint {
     }
 }
 
-/// Packs the three counters into one number (collisions would need a key count change
-/// that exactly compensates another, which the counters, only ever growing, cannot do).
+/// Packs the three counters (21 bits each) into one number. They only ever grow, so two
+/// states can only look alike after two million keys, revocations or archived projects.
 fn fingerprint((keys, revoked, archived): (i64, i64, i64)) -> u64 {
     let part = |n: i64| u64::try_from(n).unwrap_or(0) & 0x1f_ffff;
     (part(keys) << 42) | (part(revoked) << 21) | part(archived)

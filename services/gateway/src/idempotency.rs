@@ -22,10 +22,11 @@ use crate::GatewayState;
 const MAX_KEY_LEN: usize = 255;
 /// A `started` key older than this belongs to a request that died with its process.
 const ABANDONED_AFTER_SECS: i64 = 60;
-/// Merchants retry within seconds or minutes; the database answers later retries.
-const CACHE_TTL: Duration = Duration::from_secs(300);
+/// Merchants retry within seconds; the database answers later retries. Short, so a busy
+/// instance does not fill the (bounded) cache with answers nobody asks for again.
+const CACHE_TTL: Duration = Duration::from_secs(120);
 /// Larger responses are replayed from the database only.
-const CACHE_MAX_BODY: usize = 32 * 1024;
+const CACHE_MAX_BODY: usize = 16 * 1024;
 
 pub fn key_from(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(v) = req.headers().get("idempotency-key") else {

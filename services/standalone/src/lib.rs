@@ -43,8 +43,9 @@ impl Application {
 
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
         // One in-memory cache for everything: the gateway reads it, payments and the
-        // dashboard invalidate what it holds.
-        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new());
+        // dashboard invalidate what it holds. Bounded to keep the process small (a
+        // cached session status is about 1 KB; the oldest entries go first).
+        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::with_max_entries(20_000));
         let payments = Payments::new(
             store.clone(),
             bus.clone(),

@@ -1,0 +1,1 @@
+//! Orange Money (Sonatel eWallet) API simulator.

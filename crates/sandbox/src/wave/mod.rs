@@ -1,0 +1,1 @@
+//! Wave Checkout API simulator.
