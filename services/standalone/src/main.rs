@@ -180,13 +180,26 @@ async fn main() -> anyhow::Result<()> {
                     project_id,
                     key_id,
                     grace_secs,
-                }) => cli::keys_rotate(&store, &project_id, &key_id, Some(grace_secs), &mut out)
-                    .await
-                    .map(drop)?,
+                }) => cli::keys_rotate_with_cache(
+                    &store,
+                    shared_cache(&config)?.as_deref(),
+                    &project_id,
+                    &key_id,
+                    Some(grace_secs),
+                    &mut out,
+                )
+                .await
+                .map(drop)?,
                 Command::Keys(KeysCmd::Revoke { project_id, key_id }) => {
-                    cli::keys_revoke(&store, &project_id, &key_id, &mut out)
-                        .await
-                        .map(drop)?
+                    cli::keys_revoke_with_cache(
+                        &store,
+                        shared_cache(&config)?.as_deref(),
+                        &project_id,
+                        &key_id,
+                        &mut out,
+                    )
+                    .await
+                    .map(drop)?
                 }
                 Command::Admin(AdminCmd::ResetPassword { email, password }) => {
                     cli::admin_reset_password(&store, &email, password, &mut out)
@@ -198,6 +211,19 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The distributed services' Redis (`REDIS_URL`), so a key revoked or rotated from the
+/// command line leaves their key caches at once; `None` without Redis (a standalone
+/// server notices the change through its key fingerprint within a second).
+fn shared_cache(config: &Config) -> anyhow::Result<Option<Box<dyn nexpay_cache::Cache>>> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    let prefix = std::env::var("REDIS_KEY_PREFIX").unwrap_or_else(|_| "nexpay:".into());
+    let redis = nexpay_cache::RedisCache::connect(url.expose(), &prefix)
+        .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
+    Ok(Some(Box::new(nexpay_cache::FailOpen::new(redis))))
 }
 
 /// A dependency-free HTTP/1.0 probe: true when `url` (plain http) answers 200.
