@@ -179,7 +179,9 @@ impl OmSim {
 
     /// Replaces the active fault switches.
     pub fn set_faults(&self, faults: Faults) {
-        self.state().faults = faults;
+        let mut st = self.state();
+        st.faults = faults;
+        st.api_errors_served = 0;
     }
 
     pub fn faults(&self) -> Faults {

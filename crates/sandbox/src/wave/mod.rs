@@ -47,7 +47,9 @@ pub use signature::{
     ParsedSignature, SignatureError,
 };
 pub use sim::{Faults, SimError, WaveSim};
-pub use webhooks::{DeliveryRecord, WebhookEndpoint, WebhookStrategy, EVENT_COMPLETED, EVENT_PAYMENT_FAILED};
+pub use webhooks::{
+    DeliveryRecord, WebhookEndpoint, WebhookStrategy, EVENT_COMPLETED, EVENT_PAYMENT_FAILED,
+};
 
 /// Mounts the simulator routes relative to the scope chosen by the caller:
 /// the Wave API (`/v1/checkout/sessions…`), the control API (`/_sim/…`) and the
