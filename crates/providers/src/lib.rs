@@ -25,6 +25,71 @@ pub enum ConnectorError {
     /// The provider could not be reached or failed (5xx, 429 after retries).
     #[error("{provider} is unavailable: {message}")]
     Unavailable { provider: String, message: String },
+    /// The provider has no such operation (e.g. Orange Money cannot expire a QR code).
+    #[error("{provider} does not support {operation}")]
+    Unsupported {
+        provider: String,
+        operation: &'static str,
+    },
+}
+
+/// Where a checkout stands at the provider, in NexPay's words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ProviderState {
+    /// Open: the payer has not paid yet (also after a failed try the payer may retry,
+    /// like Wave's `payment_failed`, or Orange's PENDING / INITIATED).
+    Pending,
+    Succeeded,
+    Failed { code: String, message: String },
+    Expired,
+    Cancelled,
+}
+
+/// The provider's answer to a status check, with the money it reports, so the caller
+/// can compare amount and currency before accepting a success.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProviderStatus {
+    pub state: ProviderState,
+    /// The provider's id of the checkout (Wave `cos-…`, Orange `qrId`).
+    pub provider_id: String,
+    /// The provider's transaction id once money moved (Wave `T…`, Orange `MP…`).
+    pub transaction_id: Option<String>,
+    /// Amount in minor units as the provider reports it (floats parsed exactly).
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    /// Payer's phone number as reported, E.164 when the provider gives one.
+    pub payer: Option<String>,
+    pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An inbound provider webhook, verified and parsed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebhookEvent {
+    /// The provider's id of this notification, for deduplication (Wave event id,
+    /// Orange `X-Sonatel-Idempotency-Key` or transaction id).
+    pub event_id: String,
+    /// The provider's event type (e.g. `checkout.session.completed`).
+    pub kind: String,
+    pub provider_id: Option<String>,
+    /// Our reference as the provider echoes it (Wave `client_reference`, Orange
+    /// `reference`).
+    pub reference: Option<String>,
+    /// What the webhook claims; never acted on before a status check confirms it.
+    pub claimed: ProviderState,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+}
+
+/// Why an inbound webhook was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// Missing or wrong credentials / signature, or a timestamp outside the tolerance.
+    #[error("unverified: {0}")]
+    Unverified(String),
+    /// Verified but not understood.
+    #[error("malformed: {0}")]
+    Malformed(String),
 }
 
 #[async_trait]
@@ -38,4 +103,50 @@ pub trait Connector: Send + Sync + 'static {
         &self,
         req: &CreateCheckout,
     ) -> Result<CheckoutCreated, ConnectorError>;
+
+    /// Asks the provider where the checkout stands (`provider_id` from
+    /// [`Connector::create_checkout`], `reference` = our provider reference, for
+    /// providers that search by it).
+    async fn fetch_status(
+        &self,
+        provider_id: &str,
+        reference: &str,
+    ) -> Result<ProviderStatus, ConnectorError> {
+        let _ = (provider_id, reference);
+        Err(self.unsupported("status checks"))
+    }
+
+    /// Closes an open checkout so it can no longer be paid, where the provider allows.
+    async fn expire(&self, provider_id: &str) -> Result<(), ConnectorError> {
+        let _ = provider_id;
+        Err(self.unsupported("expiring a checkout"))
+    }
+
+    /// Refunds a succeeded checkout in full, where the provider allows.
+    async fn refund(&self, provider_id: &str) -> Result<(), ConnectorError> {
+        let _ = provider_id;
+        Err(self.unsupported("refunds"))
+    }
+
+    /// Verifies an inbound webhook on its raw bytes (`headers` with lower-case names)
+    /// and parses it. `now` is injected for timestamp tolerance checks.
+    fn verify_webhook(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<WebhookEvent, WebhookError> {
+        let _ = (headers, body, now);
+        Err(WebhookError::Unverified(format!(
+            "{} webhooks are not supported",
+            self.code()
+        )))
+    }
+
+    fn unsupported(&self, operation: &'static str) -> ConnectorError {
+        ConnectorError::Unsupported {
+            provider: self.code().to_owned(),
+            operation,
+        }
+    }
 }

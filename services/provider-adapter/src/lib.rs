@@ -83,6 +83,11 @@ impl ProviderAdapter {
                 "provider_unavailable",
                 format!("{provider}: {message}"),
             )),
+            Err(e @ ConnectorError::Unsupported { .. }) => Err(HandlerError::rejected(
+                422,
+                "provider_not_configured",
+                e.to_string(),
+            )),
         }
     }
 }
