@@ -95,6 +95,8 @@ impl Application {
         let dashboard =
             web::Data::new(DashboardState::new(store.clone(), config.clone()).with_cache(cache));
         let health_store = store.clone();
+        let wave_sim = nexpay_sandbox::wave::WaveSim::default();
+        let om_sim = nexpay_sandbox::orange_money::OmSim::new(Default::default());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(RequestIdMiddleware)
@@ -108,6 +110,17 @@ impl Application {
                 )
                 .route("/health/ready", web::get().to(ready))
                 .configure(nexpay_gateway::configure(gateway.clone()))
+                // The provider simulators, as the distributed stack's sandbox service
+                // serves them: the Wave Checkout API and the Orange Money API with their
+                // payer pages.
+                .service(
+                    web::scope("/sandbox/wave")
+                        .configure(nexpay_sandbox::wave::configure(wave_sim.clone())),
+                )
+                .service(
+                    web::scope("/sandbox/om")
+                        .configure(nexpay_sandbox::orange_money::configure(om_sim.clone())),
+                )
                 .configure(nexpay_dashboard::configure)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(nexpay_gateway::ApiError::new(
