@@ -41,7 +41,10 @@ pub enum ProviderState {
     /// like Wave's `payment_failed`, or Orange's PENDING / INITIATED).
     Pending,
     Succeeded,
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
     Expired,
     Cancelled,
 }
