@@ -36,9 +36,11 @@ SERVICES = {
     "provider-adapter": ("nexpay-provider-adapter", 8083),
     "webhook-dispatcher": ("nexpay-webhook-dispatcher", 8084),
     "dashboard": ("nexpay-dashboard", 9090),
+    "sandbox": ("nexpay-sandbox", 8085),
 }
 # Binary -> Cargo package that builds it.
-BINARIES = {"nexpay": "nexpay-standalone", **{b: b for b, _ in SERVICES.values()}}
+BINARIES = {"nexpay": "nexpay-standalone", **{b: b for b, _ in SERVICES.values()},
+            "nexpay-sandbox": "nexpay-sandbox-service"}
 INFRA = ("postgres", "rabbitmq", "redis")
 # Services Traefik must never route to.
 UNROUTED = ("payments", "webhook-dispatcher")
@@ -54,6 +56,7 @@ REPLICA_VARS = {
     "provider-adapter": "PROVIDER_ADAPTER_REPLICAS",
     "webhook-dispatcher": "WEBHOOK_DISPATCHER_REPLICAS",
     "dashboard": "DASHBOARD_REPLICAS",
+    "sandbox": "SANDBOX_REPLICAS",
 }
 # Read by libraries rather than by NexPay's own code.
 EXTRA_ENV_NAMES = {"RUST_LOG"}
@@ -417,6 +420,10 @@ def check_routing(r: Report, root: Path, name: str, doc: dict, prod: bool) -> No
         if len(found) == 1:
             r.check(found[0][1] == owner, f"{label} is routed to {owner}",
                     f"routed to {found[0][1]}")
+    sandbox = find(lambda rule: "PathPrefix(`/sandbox`)" in rule)
+    r.check(len(sandbox) == 1 and sandbox[0][1] == "sandbox",
+            "/sandbox is routed to the sandbox (provider simulators)",
+            f"found {[(n, o) for n, o, _ in sandbox]}")
     if len(webhook) == len(api) == len(catch_all) == 1:
         pw, pa, pd = (int(x[0][2].get("priority", "0") or 0) for x in (webhook, api, catch_all))
         r.check(pw > pa > pd, "priorities: webhook > api > dashboard",
@@ -727,8 +734,11 @@ MUTATIONS = (
     ("healthcheck removed", "docker-compose-dev.yml",
      'test: ["CMD", "redis-cli", "ping"]', "disable: true", "redis: has a healthcheck"),
     ("Dockerfile without a binary", "deploy/Dockerfile",
-     "nexpay-webhook-dispatcher nexpay-dashboard; do", "nexpay-webhook-dispatcher; do",
-     "Dockerfile installs binary nexpay-dashboard"),
+     "nexpay-dashboard nexpay-sandbox; do", "nexpay-dashboard; do",
+     "Dockerfile installs binary nexpay-sandbox"),
+    ("simulators unrouted", "docker-compose-prod.yml",
+     "PathPrefix(`/sandbox`)", "PathPrefix(`/simulators`)",
+     "/sandbox is routed to the sandbox"),
     ("Let's Encrypt in plain HTTP mode", "deploy/traefik/start.sh",
      "    false | 0 | no | off | \"\")\n        ;;",
      "    false | 0 | no | off | \"\")\n        set -- \"$@\" --entrypoints.websecure.address=:443\n        ;;",

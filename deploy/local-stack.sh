@@ -10,7 +10,7 @@
 #   REDIS_URL     redis://127.0.0.1:6379/0
 #   NEXPAY_DATA_DIR ./data/local-stack  (dev secrets, first-start credentials, logs)
 # Ports: dashboard 9090, gateway 8081, payments 8082, provider-adapter 8083,
-# webhook-dispatcher 8084. Without Traefik in front, the merchant API is on the
+# webhook-dispatcher 8084, sandbox (the provider simulators) 8085. Without Traefik in front, the merchant API is on the
 # gateway's port: http://localhost:8081/api/v1/...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,8 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     cargo build --release -p nexpay-standalone -p nexpay-gateway -p nexpay-payments \
-        -p nexpay-provider-adapter -p nexpay-webhook-dispatcher -p nexpay-dashboard
+        -p nexpay-provider-adapter -p nexpay-webhook-dispatcher -p nexpay-dashboard \
+        -p nexpay-sandbox-service
 fi
 
 # Create the database when psql can (the services apply the migrations themselves).
@@ -54,13 +55,14 @@ start() { # service port
     PORT="$2" "$bin/nexpay-$1" >"$NEXPAY_DATA_DIR/logs/$1.log" 2>&1 &
     pids+=("$!")
 }
+start sandbox 8085
 start dashboard 9090
 start payments 8082
 start provider-adapter 8083
 start webhook-dispatcher 8084
 start gateway 8081
 
-for port in 9090 8082 8083 8084 8081; do
+for port in 9090 8082 8083 8084 8081 8085; do
     "$bin/nexpay" health --url "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 || {
         for _ in $(seq 1 300); do
             "$bin/nexpay" health --url "http://127.0.0.1:$port/health/ready" && break

@@ -21,6 +21,7 @@ pub const SERVICES: &[(&str, &str, usize)] = &[
     ("provider-adapter", "nexpay-provider-adapter", 1),
     ("webhook-dispatcher", "nexpay-webhook-dispatcher", 2),
     ("gateway", "nexpay-gateway", 2),
+    ("sandbox", "nexpay-sandbox", 1),
 ];
 
 struct Process {
@@ -109,6 +110,7 @@ impl Stack {
         {
             let mut r = routes.write().unwrap_or_else(PoisonError::into_inner);
             r.webhook = stack.urls("provider-adapter");
+            r.sandbox = stack.urls("sandbox");
             r.api = stack.urls("gateway");
             r.dashboard = stack.urls("dashboard");
         }
@@ -396,7 +398,12 @@ fn build_binaries() -> anyhow::Result<PathBuf> {
         }
     }
     for (_, binary, _) in SERVICES {
-        cmd.args(["-p", binary, "--bin", binary]);
+        let package = if *binary == "nexpay-sandbox" {
+            "nexpay-sandbox-service"
+        } else {
+            binary
+        };
+        cmd.args(["-p", package, "--bin", binary]);
     }
     let status = cmd.status()?;
     anyhow::ensure!(status.success(), "building the service binaries failed");

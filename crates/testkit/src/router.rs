@@ -1,5 +1,6 @@
 //! The distributed stack's front door in tests, routing like the Traefik rules of
-//! `docker-compose-prod.yml`: `/api/v1/webhook` → provider-adapter, `/api` → gateway
+//! `docker-compose-prod.yml`: `/api/v1/webhook` → provider-adapter, `/sandbox` → the
+//! provider simulators, `/api` → gateway
 //! (round robin over the replicas, skipping one that refuses connections, like
 //! Traefik's retry middleware), everything else → dashboard.
 
@@ -14,6 +15,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 #[derive(Default)]
 pub struct Routes {
     pub webhook: Vec<String>,
+    pub sandbox: Vec<String>,
     pub api: Vec<String>,
     pub dashboard: Vec<String>,
 }
@@ -43,6 +45,8 @@ impl Router {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if path.starts_with("/api/v1/webhook") {
             routes.webhook.clone()
+        } else if path.starts_with("/sandbox") {
+            routes.sandbox.clone()
         } else if path.starts_with("/api") {
             // Traefik's PathPrefix is a plain string prefix: `/api-docs` goes here too.
             routes.api.clone()

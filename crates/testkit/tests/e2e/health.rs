@@ -33,6 +33,7 @@ e2e!(health_probes, |app| {
                 let expected: &[&str] = match *service {
                     "gateway" | "payments" => &["database", "broker", "cache"],
                     "dashboard" => &["database", "cache"],
+                    "sandbox" => &[],
                     _ => &["broker"],
                 };
                 for dep in expected {

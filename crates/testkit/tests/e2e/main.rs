@@ -58,5 +58,6 @@ mod health;
 mod idempotency;
 mod openapi;
 mod providers;
+mod sandbox;
 mod sessions;
 mod validation;

@@ -1,15 +1,11 @@
-//! The standalone binary serves the provider simulators under `/sandbox/wave` and
-//! `/sandbox/om`, answering like the real APIs (auth errors, content-type rule, payer
-//! pages), beside the merchant API on the same port.
-#![allow(clippy::unwrap_used)]
+//! The provider simulators under `/sandbox/wave` and `/sandbox/om`, answering like the
+//! real APIs (auth errors, the content-type rule), beside the merchant API: served by
+//! the standalone binary itself, and by the sandbox service in the distributed stack.
 
-use nexpay_testkit::{Backend, TestApp};
+use crate::support::*;
 use serde_json::Value;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standalone_serves_both_simulators() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-
+e2e!(simulators_are_served, |app| {
     // Wave: a call without credentials gets Wave's own error body.
     let r = app
         .client
@@ -55,5 +51,4 @@ async fn standalone_serves_both_simulators() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    app.stop().await;
-}
+});
