@@ -2,15 +2,19 @@
 //! Connectors to payment providers behind one trait, so `provider-adapter` never depends
 //! on a concrete provider and tests can point every connector at a simulator.
 
+pub mod orange_money;
 mod qr;
 mod sandbox;
+pub mod wave;
 
 use async_trait::async_trait;
 use nexpay_contracts::{CheckoutCreated, CreateCheckout};
 use nexpay_domain::Currency;
 
+pub use orange_money::{InMemoryTokenCache, OrangeMoneyConfig, OrangeMoneyConnector, TokenCache};
 pub use qr::qr_png_base64;
 pub use sandbox::SandboxConnector;
+pub use wave::{WaveConfig, WaveConnector, WaveRetryPolicy, WaveWebhookAuth};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConnectorError {

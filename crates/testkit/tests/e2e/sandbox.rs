@@ -2,7 +2,6 @@
 //! real APIs (auth errors, the content-type rule), beside the merchant API: served by
 //! the standalone binary itself, and by the sandbox service in the distributed stack.
 
-use crate::support::*;
 use serde_json::Value;
 
 e2e!(simulators_are_served, |app| {
