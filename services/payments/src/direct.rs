@@ -203,12 +203,20 @@ impl Payments {
         corr: &str,
     ) -> Result<PaymentInitiated, HandlerError> {
         let at = now();
-        let previous = self
-            .store
-            .list_attempts(&payment.id)
-            .await
-            .map_err(store_error)?
-            .len();
+        // A direct payment has exactly one attempt, so it is always the first: two
+        // requests racing to record it (a retry resuming a payment whose first request
+        // is still running) both use the payment's reference, and the unique provider
+        // reference lets only one insert win. Sessions count their attempts, serialised
+        // by the session's version check.
+        let previous = match session {
+            None => 0,
+            Some(_) => self
+                .store
+                .list_attempts(&payment.id)
+                .await
+                .map_err(store_error)?
+                .len(),
+        };
         let attempt = AttemptRow {
             id: AttemptId::generate().into_string(),
             payment_id: payment.id.clone(),
