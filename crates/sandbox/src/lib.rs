@@ -3,5 +3,6 @@
 //! Wave Checkout (`wave`) and Orange Money Sénégal (`orange_money`). Mounted by the
 //! standalone binary under `/sandbox/wave` and `/sandbox/om`, and used by every test.
 
+mod clock;
 pub mod orange_money;
 pub mod wave;

@@ -319,23 +319,21 @@ impl Stack {
 /// Deletes every key under `prefix`, with redis-cli when it is installed.
 pub fn delete_redis_prefix_blocking(prefix: &str) {
     let pattern = format!("{prefix}*");
-    {
-        let Ok(out) = std::process::Command::new("redis-cli")
-            .args(["--scan", "--pattern", &pattern])
-            .output()
-        else {
-            return;
-        };
-        let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        for chunk in keys.chunks(500) {
-            let _ = std::process::Command::new("redis-cli")
-                .arg("DEL")
-                .args(chunk)
-                .output();
-        }
+    let Ok(out) = std::process::Command::new("redis-cli")
+        .args(["--scan", "--pattern", &pattern])
+        .output()
+    else {
+        return;
+    };
+    let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    for chunk in keys.chunks(500) {
+        let _ = std::process::Command::new("redis-cli")
+            .arg("DEL")
+            .args(chunk)
+            .output();
     }
 }
 

@@ -38,45 +38,7 @@ use chrono::{DateTime, Utc};
 pub use notify::{parse_signature_header, sign_notification, verify_signature_header};
 pub use state::{Faults, PayOutcome};
 
-/// Source of the current time, injectable so tests can make tokens and QR codes expire.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that only moves when told to. Clones share the same time.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl ManualClock {
-    pub fn new(start: DateTime<Utc>) -> Self {
-        Self(Arc::new(Mutex::new(start)))
-    }
-
-    pub fn set(&self, now: DateTime<Utc>) {
-        *lock(&self.0) = now;
-    }
-
-    pub fn advance(&self, by: chrono::Duration) {
-        let mut now = lock(&self.0);
-        *now += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *lock(&self.0)
-    }
-}
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 
 /// An OAuth client known to the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,7 @@
 
 mod api;
 mod auth;
-mod clock;
+
 mod config;
 mod control;
 mod error;
@@ -37,7 +37,7 @@ mod sim;
 mod validation;
 mod webhooks;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use config::{ApiKeyConfig, ApiScope, WaveSimConfig};
 pub use error::ApiError;
 pub use model::{CheckoutStatus, PaymentError, PaymentStatus, Session, PAYMENT_ERROR_CODES};

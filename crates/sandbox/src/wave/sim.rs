@@ -8,7 +8,6 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::clock::{Clock, SystemClock};
 use super::config::{ApiKeyConfig, WaveSimConfig};
 use super::error::ApiError;
 use super::ids;
@@ -21,6 +20,7 @@ use super::webhooks::{
     spawn_deliveries, DeliveryFaults, DeliveryRecord, RetryPolicy, WebhookEndpoint,
     WebhookStrategy, EVENT_COMPLETED, EVENT_PAYMENT_FAILED,
 };
+use crate::clock::{Clock, SystemClock};
 
 /// Fault switches. Counters are consumed one per API request (`http_*`) or one per
 /// event (`webhook_*`); delays stay in force until reset.

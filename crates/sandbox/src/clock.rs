@@ -1,11 +1,12 @@
-//! Injectable time source, so tests can freeze and advance the simulator clock.
+//! Injectable time source shared by both simulators, so tests can freeze and advance
+//! their clock (sessions, tokens and QR codes expire by it).
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
 /// Source of "now" for the simulator (session timestamps, expiry, signatures).
-pub trait Clock: Send + Sync + std::fmt::Debug {
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     /// Current instant.
     fn now(&self) -> DateTime<Utc>;
 }
