@@ -61,6 +61,11 @@ pub struct ProviderRow {
     pub logo_url: String,
     pub sealed_config: Option<String>,
     pub updated_at: NaiveDateTime,
+    /// Non-secret view of the configuration (JSON).
+    pub config_summary: String,
+    pub secrets_ok: bool,
+    pub webhook_ok: bool,
+    pub test_passed_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -131,6 +136,33 @@ pub struct AttemptRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub resolved_at: Option<NaiveDateTime>,
+    /// When reconciliation next asks the provider (None: not scheduled).
+    pub next_check_at: Option<NaiveDateTime>,
+    pub checks: i32,
+    /// Needs an admin: `amount_mismatch`, `second_success`.
+    pub flag: Option<String>,
+}
+
+/// An inbound provider webhook as received.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = provider_webhooks)]
+pub struct ProviderWebhookRow {
+    pub id: String,
+    pub provider_code: String,
+    pub mode: Option<String>,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub reference: Option<String>,
+    pub verified: bool,
+    pub verification_error: Option<String>,
+    /// JSON object of the headers, credentials redacted.
+    pub headers: String,
+    pub body: String,
+    pub received_at: NaiveDateTime,
+    pub attempts: i32,
+    pub locked_until: Option<NaiveDateTime>,
+    pub processed_at: Option<NaiveDateTime>,
+    pub outcome: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

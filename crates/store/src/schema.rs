@@ -62,6 +62,10 @@ diesel::table! {
         logo_url -> Text,
         sealed_config -> Nullable<Text>,
         updated_at -> Timestamp,
+        config_summary -> Text,
+        secrets_ok -> Bool,
+        webhook_ok -> Bool,
+        test_passed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -132,6 +136,29 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
+        next_check_at -> Nullable<Timestamp>,
+        checks -> Integer,
+        flag -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    provider_webhooks (id) {
+        id -> Text,
+        provider_code -> Text,
+        mode -> Nullable<Text>,
+        event_id -> Nullable<Text>,
+        event_type -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        verified -> Bool,
+        verification_error -> Nullable<Text>,
+        headers -> Text,
+        body -> Text,
+        received_at -> Timestamp,
+        attempts -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        processed_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
     }
 }
 
@@ -203,6 +230,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     checkout_sessions,
     payment_attempts,
     payment_events,
+    provider_webhooks,
     outbox,
     idempotency_keys,
     audit_log

@@ -45,6 +45,10 @@ pub(crate) async fn ensure_built_in(store: &Store) -> AdminResult<()> {
             logo_url: (*logo).to_owned(),
             sealed_config: None,
             updated_at: nexpay_store::now(),
+            config_summary: "{}".into(),
+            secrets_ok: false,
+            webhook_ok: false,
+            test_passed_at: None,
         };
         store.ensure_provider(&row).await?;
     }

@@ -238,6 +238,9 @@ impl Payments {
             created_at: at,
             updated_at: at,
             resolved_at: None,
+            next_check_at: None,
+            checks: 0,
+            flag: None,
         };
         changes.push(StatusChange::Payment {
             id: payment.id.clone(),

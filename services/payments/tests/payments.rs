@@ -37,6 +37,10 @@ async fn setup(db: &TestDb) -> (Payments, InProcessBus, String) {
                 logo_url: format!("/static/{code}.svg"),
                 sealed_config: None,
                 updated_at: at,
+                config_summary: "{}".into(),
+                secrets_ok: false,
+                webhook_ok: false,
+                test_passed_at: None,
             })
             .await
             .unwrap();

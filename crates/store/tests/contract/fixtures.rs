@@ -166,6 +166,9 @@ pub fn attempt(payment_id: &str) -> AttemptRow {
         created_at: at,
         updated_at: at,
         resolved_at: None,
+        next_check_at: None,
+        checks: 0,
+        flag: None,
     }
 }
 
