@@ -62,6 +62,17 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     pub rpc_timeout: Duration,
     pub sweep_interval: Duration,
+    /// Where provider-adapter reaches the provider simulators of test mode
+    /// (`SANDBOX_URL`; the public URL when unset, as standalone serves them itself).
+    pub sandbox_url: Option<String>,
+    /// Where the simulators send their webhooks (`SANDBOX_CALLBACK_URL`; the public URL
+    /// when unset, which routes `/api/v1/webhook/*` to provider-adapter).
+    pub sandbox_callback_url: Option<String>,
+    /// Reconciliation: first status check of an open attempt after this long, then every
+    /// `reconcile_interval` until the attempt's expiry plus `reconcile_grace`.
+    pub reconcile_first_check: Duration,
+    pub reconcile_interval: Duration,
+    pub reconcile_grace: Duration,
     /// Sustained requests per second allowed per API key; 0 turns the limit off.
     pub rate_limit_per_sec: u32,
     /// Requests per API key allowed in a burst (the token bucket's size).
@@ -161,11 +172,36 @@ impl Config {
             ),
             rpc_timeout: Duration::from_millis(src.parse_or("RPC_TIMEOUT_MS", 10_000u64)?),
             sweep_interval: Duration::from_millis(src.parse_or("SWEEP_INTERVAL_MS", 5_000u64)?),
+            sandbox_url: src
+                .get("SANDBOX_URL")
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            sandbox_callback_url: src
+                .get("SANDBOX_CALLBACK_URL")
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            reconcile_first_check: Duration::from_millis(
+                src.parse_or("RECONCILE_FIRST_CHECK_MS", 60_000u64)?,
+            ),
+            reconcile_interval: Duration::from_millis(
+                src.parse_or("RECONCILE_INTERVAL_MS", 300_000u64)?.max(100),
+            ),
+            reconcile_grace: Duration::from_millis(src.parse_or("RECONCILE_GRACE_MS", 600_000u64)?),
             rate_limit_per_sec,
             rate_limit_burst,
             log_json: src.get("LOG_FORMAT").as_deref() == Some("json"),
             generated_secrets: secrets.generated,
         })
+    }
+
+    /// Base URL of the provider simulators for test mode.
+    pub fn sandbox_base(&self) -> &str {
+        self.sandbox_url.as_deref().unwrap_or(&self.public_url)
+    }
+
+    /// Base URL the simulators send their webhooks to.
+    pub fn sandbox_callback_base(&self) -> &str {
+        self.sandbox_callback_url
+            .as_deref()
+            .unwrap_or(&self.public_url)
     }
 
     pub fn is_production(&self) -> bool {

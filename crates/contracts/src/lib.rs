@@ -5,9 +5,11 @@
 
 mod commands;
 mod events;
+mod provider;
 
 pub use commands::*;
 pub use events::*;
+pub use provider::*;
 
 /// Command queues (request/reply).
 pub mod queues {
@@ -20,5 +22,8 @@ pub mod kinds {
     pub const CREATE_SESSION: &str = "payments.create_session";
     pub const INITIATE_PAYMENT: &str = "payments.initiate_payment";
     pub const CHECKOUT_SESSION: &str = "payments.checkout_session";
+    pub const PROVIDER_UPDATE: &str = "payments.provider_update";
     pub const CREATE_CHECKOUT: &str = "provider.create_checkout";
+    pub const FETCH_STATUS: &str = "provider.fetch_status";
+    pub const EXPIRE_CHECKOUT: &str = "provider.expire_checkout";
 }

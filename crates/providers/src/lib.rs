@@ -4,16 +4,17 @@
 
 pub mod orange_money;
 mod qr;
-mod sandbox;
 pub mod wave;
 
 use async_trait::async_trait;
 use nexpay_contracts::{CheckoutCreated, CreateCheckout};
+pub use nexpay_contracts::{ProviderState, ProviderStatus};
 use nexpay_domain::Currency;
 
-pub use orange_money::{InMemoryTokenCache, OrangeMoneyConfig, OrangeMoneyConnector, TokenCache};
+pub use orange_money::{
+    CachedToken, InMemoryTokenCache, OrangeMoneyConfig, OrangeMoneyConnector, TokenCache,
+};
 pub use qr::qr_png_base64;
-pub use sandbox::SandboxConnector;
 pub use wave::{WaveConfig, WaveConnector, WaveRetryPolicy, WaveWebhookAuth};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -35,39 +36,6 @@ pub enum ConnectorError {
         provider: String,
         operation: &'static str,
     },
-}
-
-/// Where a checkout stands at the provider, in NexPay's words.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
-pub enum ProviderState {
-    /// Open: the payer has not paid yet (also after a failed try the payer may retry,
-    /// like Wave's `payment_failed`, or Orange's PENDING / INITIATED).
-    Pending,
-    Succeeded,
-    Failed {
-        code: String,
-        message: String,
-    },
-    Expired,
-    Cancelled,
-}
-
-/// The provider's answer to a status check, with the money it reports, so the caller
-/// can compare amount and currency before accepting a success.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ProviderStatus {
-    pub state: ProviderState,
-    /// The provider's id of the checkout (Wave `cos-…`, Orange `qrId`).
-    pub provider_id: String,
-    /// The provider's transaction id once money moved (Wave `T…`, Orange `MP…`).
-    pub transaction_id: Option<String>,
-    /// Amount in minor units as the provider reports it (floats parsed exactly).
-    pub amount_minor: Option<i64>,
-    pub currency: Option<String>,
-    /// Payer's phone number as reported, E.164 when the provider gives one.
-    pub payer: Option<String>,
-    pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// An inbound provider webhook, verified and parsed.

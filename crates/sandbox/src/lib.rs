@@ -5,4 +5,5 @@
 
 mod clock;
 pub mod orange_money;
+pub mod test_mode;
 pub mod wave;

@@ -17,6 +17,9 @@ mod idempotency;
 mod outbox;
 mod payments;
 mod projects;
+mod provider_webhooks;
+mod providers;
+mod reconcile;
 pub mod testing;
 
 pub use db::{redact_url, BackendKind};
@@ -28,6 +31,12 @@ pub use payments::{
     AttemptUpdate, NewPaymentBundle, OutboxEvent, PaymentUpdate, SessionUpdate, StatusChange,
 };
 pub use projects::ProjectUpdate;
+pub use provider_webhooks::WebhookInsert;
+pub use providers::{
+    OmConfigDoc, OmWebhookDoc, OmWebhookStrategy, ProviderConfigDoc, ProviderConfigUpdate,
+    WaveConfigDoc, WaveWebhookDoc, WaveWebhookStrategy,
+};
+pub use reconcile::ReconcileTarget;
 
 use chrono::NaiveDateTime;
 

@@ -152,7 +152,10 @@ pub struct ProviderWebhookRow {
     pub mode: Option<String>,
     pub event_id: Option<String>,
     pub event_type: Option<String>,
+    pub provider_id: Option<String>,
     pub reference: Option<String>,
+    /// JSON of the claimed state, amount and currency.
+    pub claim: Option<String>,
     pub verified: bool,
     pub verification_error: Option<String>,
     /// JSON object of the headers, credentials redacted.

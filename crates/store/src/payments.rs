@@ -81,6 +81,8 @@ pub struct AttemptUpdate {
     pub late: Option<bool>,
     pub resolved_at: Option<Option<NaiveDateTime>>,
     pub updated_at: Option<NaiveDateTime>,
+    pub next_check_at: Option<Option<NaiveDateTime>>,
+    pub flag: Option<Option<String>>,
 }
 
 /// One conditional update: applied only while the row is in one of `from`.

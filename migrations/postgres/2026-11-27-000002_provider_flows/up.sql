@@ -17,7 +17,11 @@ CREATE TABLE provider_webhooks (
     mode TEXT,
     event_id TEXT,
     event_type TEXT,
+    -- What the verified body says: the provider's checkout id, our reference, and the
+    -- claimed state and amount (JSON), compared later with the provider's status API.
+    provider_id TEXT,
     reference TEXT,
+    claim TEXT,
     verified BOOLEAN NOT NULL,
     verification_error TEXT,
     headers TEXT NOT NULL,

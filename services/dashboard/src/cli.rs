@@ -1,12 +1,14 @@
 //! The actions behind the `nexpay` subcommands, printing for a human. They call the same
 //! functions as the admin API (validation and audit included); the audit actor is "cli".
 
-use std::io::Write;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
 
 use nexpay_cache::Cache;
 use nexpay_config::Config;
-use nexpay_security::{KeyKind, KeyMode};
+use nexpay_security::{KeyKind, KeyMode, Secret};
 use nexpay_store::Store;
+use serde_json::Value;
 
 use crate::accounts::{self, UserView};
 use crate::audit::ACTOR_CLI;
@@ -14,6 +16,7 @@ use crate::error::AdminError;
 use crate::keys::{self, CreatedKey, KeyView, Rotation};
 use crate::project_input::ProjectInput;
 use crate::projects::{self, ProjectView};
+use crate::providers::{self, OmInput, ProviderView, TestPayment, TestPaymentError, WaveInput};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -21,6 +24,11 @@ pub enum CliError {
     Admin(#[from] AdminError),
     #[error("cannot write the output: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    TestPayment(#[from] TestPaymentError),
+    /// A value the operator has to give could not be read (missing variable, no input).
+    #[error("{0}")]
+    Input(String),
 }
 
 pub type CliResult<T> = Result<T, CliError>;
@@ -211,4 +219,264 @@ pub async fn admin_reset_password(
     }
     writeln!(out, "The password must be changed at the next login.")?;
     Ok(reset.user)
+}
+
+// ------------------------------------------------------------------------------ providers
+//
+// Each command first adds the built-in providers if they are missing, so they can be
+// configured on a database that has been migrated but not yet served.
+
+/// Reads a secret without putting it on the command line (where shell history and `ps`
+/// would keep it): from the environment variable `env_var` when given, otherwise one
+/// line of `input` after printing `label` to `prompt` (stderr in the binary, so the
+/// secret can also be piped in: `printf '%s\n' "$KEY" | nexpay providers configure …`).
+pub fn read_secret(
+    label: &str,
+    env_var: Option<&str>,
+    input: &mut dyn BufRead,
+    prompt: &mut dyn Write,
+) -> CliResult<Secret> {
+    if let Some(var) = env_var {
+        return match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+            _ => Err(CliError::Input(format!(
+                "{label}: the environment variable {var} is not set or empty"
+            ))),
+        };
+    }
+    write!(prompt, "{label}: ")?;
+    prompt.flush()?;
+    let mut line = String::new();
+    if input.read_line(&mut line)? == 0 {
+        return Err(CliError::Input(format!(
+            "{label}: no value given on standard input"
+        )));
+    }
+    Ok(Secret::new(line.trim()))
+}
+
+/// `nexpay providers list`.
+pub async fn providers_list(
+    store: &Store,
+    config: &Config,
+    out: &mut dyn Write,
+) -> CliResult<Vec<ProviderView>> {
+    providers::ensure_built_in(store).await?;
+    let list = providers::list_providers(store, &config.public_url).await?;
+    writeln!(
+        out,
+        "{:<6}  {:<14}  {:<8}  {:<5}  {:<16}  WEBHOOK URL",
+        "CODE", "NAME", "ENABLED", "LIVE", "MISSING"
+    )?;
+    for p in &list {
+        let missing = if p.missing.is_empty() {
+            "-".to_owned()
+        } else {
+            p.missing.join(",")
+        };
+        writeln!(
+            out,
+            "{:<6}  {:<14}  {:<8}  {:<5}  {missing:<16}  {}",
+            p.code,
+            p.name,
+            yes_no(p.enabled),
+            yes_no(p.live),
+            p.webhook_url
+        )?;
+    }
+    Ok(list)
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// `nexpay providers show`: the non-secret configuration; secrets as "configured" and
+/// their last four characters.
+pub async fn provider_show(
+    store: &Store,
+    config: &Config,
+    code: &str,
+    out: &mut dyn Write,
+) -> CliResult<ProviderView> {
+    providers::ensure_built_in(store).await?;
+    let p = providers::get_provider(store, &config.public_url, code).await?;
+    print_provider(out, &p)?;
+    Ok(p)
+}
+
+fn print_provider(out: &mut dyn Write, p: &ProviderView) -> std::io::Result<()> {
+    writeln!(out, "{} ({})", p.name, p.code)?;
+    writeln!(out, "  enabled: {}", yes_no(p.enabled))?;
+    writeln!(out, "  live: {}", yes_no(p.live))?;
+    if !p.missing.is_empty() {
+        writeln!(out, "  missing: {}", p.missing.join(", "))?;
+    }
+    writeln!(out, "  webhook URL to register: {}", p.webhook_url)?;
+    match &p.config {
+        Value::Object(_) => print_summary(out, "  ", &p.config)?,
+        _ => writeln!(out, "  configuration: none")?,
+    }
+    if let Some(at) = p.test_passed_at {
+        writeln!(out, "  test payment passed: {}", at.format(TIME_FORMAT))?;
+    }
+    Ok(())
+}
+
+/// Prints the summary: `{"configured", "last4"}` objects as one line, other objects
+/// indented, values as they are.
+fn print_summary(out: &mut dyn Write, indent: &str, value: &Value) -> std::io::Result<()> {
+    let Some(map) = value.as_object() else {
+        return Ok(());
+    };
+    for (key, v) in map {
+        if key == "version" {
+            continue;
+        }
+        match v {
+            Value::Object(o) if o.contains_key("configured") => {
+                let configured = o["configured"].as_bool().unwrap_or(false);
+                let text = match (configured, o.get("last4").and_then(Value::as_str)) {
+                    (true, Some(last4)) => format!("configured (ends with {last4})"),
+                    (true, None) => "configured".to_owned(),
+                    (false, _) => "not configured".to_owned(),
+                };
+                writeln!(out, "{indent}{key}: {text}")?;
+            }
+            Value::Object(_) => {
+                writeln!(out, "{indent}{key}:")?;
+                print_summary(out, &format!("{indent}  "), v)?;
+            }
+            Value::Null => writeln!(out, "{indent}{key}: not configured")?,
+            Value::String(s) => writeln!(out, "{indent}{key}: {s}")?,
+            other => writeln!(out, "{indent}{key}: {other}")?,
+        }
+    }
+    Ok(())
+}
+
+/// `nexpay providers configure wave`: replaces the Wave configuration.
+pub async fn provider_configure_wave(
+    store: &Store,
+    config: &Config,
+    input: &WaveInput,
+    out: &mut dyn Write,
+) -> CliResult<ProviderView> {
+    providers::ensure_built_in(store).await?;
+    let p = providers::configure_wave(store, config, ACTOR_CLI, input).await?;
+    writeln!(out, "Saved the Wave configuration (secrets sealed).")?;
+    print_provider(out, &p)?;
+    Ok(p)
+}
+
+/// `nexpay providers configure om`: replaces the Orange Money configuration.
+pub async fn provider_configure_om(
+    store: &Store,
+    config: &Config,
+    input: &OmInput,
+    out: &mut dyn Write,
+) -> CliResult<ProviderView> {
+    providers::ensure_built_in(store).await?;
+    let p = providers::configure_om(store, config, ACTOR_CLI, input).await?;
+    writeln!(
+        out,
+        "Saved the Orange Money configuration (secrets sealed)."
+    )?;
+    if p.config["webhook"]["strategy"] == "auto" && !p.missing.is_empty() {
+        writeln!(
+            out,
+            "The callback is registered at Orange by provider-adapter within a few seconds."
+        )?;
+    }
+    print_provider(out, &p)?;
+    Ok(p)
+}
+
+/// `nexpay providers enable|disable`.
+pub async fn provider_set_enabled(
+    store: &Store,
+    config: &Config,
+    code: &str,
+    enabled: bool,
+    out: &mut dyn Write,
+) -> CliResult<ProviderView> {
+    providers::ensure_built_in(store).await?;
+    let p = providers::set_provider_enabled(store, &config.public_url, ACTOR_CLI, code, enabled)
+        .await?;
+    let state = if enabled { "enabled" } else { "disabled" };
+    writeln!(out, "{} is {state}.", p.name)?;
+    if enabled && !p.live {
+        writeln!(
+            out,
+            "Live payments need its configuration first (missing: {}).",
+            p.missing.join(", ")
+        )?;
+    }
+    Ok(p)
+}
+
+/// `nexpay providers remove-config`: the provider can no longer take live payments.
+pub async fn provider_remove_config(
+    store: &Store,
+    config: &Config,
+    code: &str,
+    out: &mut dyn Write,
+) -> CliResult<ProviderView> {
+    providers::ensure_built_in(store).await?;
+    let p = providers::remove_config(store, &config.public_url, ACTOR_CLI, code).await?;
+    writeln!(out, "Removed the {} configuration.", p.name)?;
+    Ok(p)
+}
+
+/// `nexpay providers test-payment`: a 100 XOF live payment on the default project,
+/// through the payments service reached over `bus`.
+pub async fn provider_test_payment(
+    store: &Store,
+    config: &Config,
+    bus: Option<&dyn nexpay_bus::Bus>,
+    code: &str,
+    phone: Option<&str>,
+    out: &mut dyn Write,
+) -> CliResult<TestPayment> {
+    providers::ensure_built_in(store).await?;
+    let correlation = format!("cli_{}", nexpay_security::random_hex(8));
+    let payment = providers::test_payment(
+        store,
+        bus,
+        config.rpc_timeout,
+        ACTOR_CLI,
+        code,
+        phone,
+        &correlation,
+    )
+    .await?;
+    writeln!(
+        out,
+        "Live test payment {} created: {} {} with {}.",
+        payment.reference, payment.amount, payment.currency, payment.provider
+    )?;
+    if let Some(url) = &payment.checkout_url {
+        writeln!(out, "Pay it from your phone: {url}")?;
+    }
+    if let Some(at) = &payment.expires_at {
+        writeln!(out, "Expires at: {at}")?;
+    }
+    if let Some(qr) = &payment.qr_code {
+        writeln!(out, "QR code (PNG, base64): {qr}")?;
+    }
+    Ok(payment)
+}
+
+/// The broker of the distributed deployment (`AMQP_URL`), for `providers test-payment`;
+/// `None` when it is not set.
+pub async fn connect_bus(config: &Config) -> anyhow::Result<Option<Arc<dyn nexpay_bus::Bus>>> {
+    if config.amqp_url.is_none() {
+        return Ok(None);
+    }
+    let bus = nexpay_runtime::connect_bus(config, "cli").await?;
+    Ok(Some(Arc::new(bus)))
 }

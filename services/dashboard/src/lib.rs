@@ -38,6 +38,8 @@ pub struct DashboardState {
     pub signer: Arc<SessionTokenSigner>,
     /// The gateway's cache, when it has one: key changes delete what it holds.
     pub cache: Option<Arc<dyn nexpay_cache::Cache>>,
+    /// The message bus to the payments service, for test payments.
+    pub bus: Option<Arc<dyn nexpay_bus::Bus>>,
 }
 
 impl DashboardState {
@@ -53,6 +55,7 @@ impl DashboardState {
             config,
             signer,
             cache: None,
+            bus: None,
         }
     }
 
@@ -61,6 +64,13 @@ impl DashboardState {
     /// so the change takes effect at once on every gateway sharing the cache.
     pub fn with_cache(mut self, cache: Arc<dyn nexpay_cache::Cache>) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// The bus to the payments service: the provider test payment sends its command
+    /// through it. Without one, that route answers 503.
+    pub fn with_bus(mut self, bus: Arc<dyn nexpay_bus::Bus>) -> Self {
+        self.bus = Some(bus);
         self
     }
 

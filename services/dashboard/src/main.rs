@@ -22,9 +22,22 @@ async fn main() -> anyhow::Result<()> {
     if let Some(first) = nexpay_dashboard::bootstrap::bootstrap(&store, &config).await? {
         println!("{}", first.banner());
     }
-    let state = web::Data::new(
-        DashboardState::new(store.clone(), config.clone()).with_cache(cache.shared()),
-    );
+    let mut state = DashboardState::new(store.clone(), config.clone()).with_cache(cache.shared());
+    // The bus carries the provider test payment to the payments service. Without
+    // AMQP_URL the admin API still works; only that route answers 503.
+    let rabbit = match &config.amqp_url {
+        Some(_) => Some(rt::connect_bus(&config, SERVICE).await?),
+        None => {
+            tracing::warn!("AMQP_URL is not set: provider test payments are unavailable");
+            None
+        }
+    };
+    let bus = rabbit.as_ref().map(|r| rt::metered(r, &metrics));
+    if let Some(bus) = &bus {
+        state = state.with_bus(bus.clone());
+    }
+    let state = web::Data::new(state);
+    // The bus is not a readiness dependency: the admin API works without it.
     let probes = rt::Probes {
         store: Some(store),
         cache: Some(cache),
@@ -42,5 +55,5 @@ async fn main() -> anyhow::Result<()> {
         );
     })?;
     tracing::info!(port, "dashboard listening");
-    rt::run_until_stopped(SERVICE, server, Vec::new(), Vec::new(), None).await
+    rt::run_until_stopped(SERVICE, server, Vec::new(), Vec::new(), rabbit).await
 }

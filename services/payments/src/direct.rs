@@ -60,7 +60,7 @@ pub(crate) fn pending_payment(
 /// Live payments need the provider's credentials; refusing here writes no payment that
 /// could never be paid. Test mode always has the simulators.
 fn require_live_config(provider: &ProviderRow, mode: &str) -> Result<(), HandlerError> {
-    if mode == "live" && provider.sealed_config.is_none() {
+    if mode == "live" && !(provider.secrets_ok && provider.webhook_ok) {
         return Err(rejected(
             422,
             "provider_not_configured",
@@ -238,7 +238,11 @@ impl Payments {
             created_at: at,
             updated_at: at,
             resolved_at: None,
-            next_check_at: None,
+            // Reconciliation looks at it even if nothing else ever does.
+            next_check_at: Some(
+                at + chrono::Duration::from_std(self.config.reconcile.first_check)
+                    .unwrap_or(chrono::Duration::seconds(60)),
+            ),
             checks: 0,
             flag: None,
         };
@@ -459,7 +463,7 @@ impl Payments {
     /// The provider refused to open the checkout. A session stays payable (the customer
     /// may pick another provider); a direct payment has no other attempt, so it fails.
     #[allow(clippy::too_many_arguments)]
-    async fn record_creation_failure(
+    pub(crate) async fn record_creation_failure(
         &self,
         payment: &PaymentRow,
         attempt: &AttemptRow,

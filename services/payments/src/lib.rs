@@ -6,6 +6,8 @@
 mod commands;
 mod direct;
 mod events;
+mod provider_updates;
+mod reconcile;
 mod relay;
 mod sessions;
 mod sweeper;
@@ -18,6 +20,7 @@ use nexpay_bus::{Bus, BusError, ConsumerHandle, ConsumerOptions, HandlerError};
 use nexpay_cache::{names, Cache, FailOpen};
 use nexpay_store::{Store, StoreError};
 
+pub use reconcile::{ReconcileSchedule, Reconciler};
 pub use relay::OutboxRelay;
 pub use sweeper::ExpirySweeper;
 
@@ -27,6 +30,7 @@ pub struct PaymentsConfig {
     pub public_url: String,
     pub session_ttl: Duration,
     pub provider_timeout: Duration,
+    pub reconcile: ReconcileSchedule,
 }
 
 #[derive(Clone)]
@@ -77,6 +81,10 @@ impl Payments {
             self.bus.clone(),
             self.outbox_signal.clone(),
         )
+    }
+
+    pub fn reconciler(&self) -> Reconciler {
+        Reconciler::new(self.clone())
     }
 
     pub fn expiry_sweeper(&self) -> ExpirySweeper {

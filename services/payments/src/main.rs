@@ -11,6 +11,12 @@ use nexpay_runtime as rt;
 
 const SERVICE: &str = "payments";
 
+/// Reconciliation looks for due checks this often: a tenth of the interval, between
+/// 100 ms and 5 s.
+fn reconcile_poll(config: &nexpay_config::Config) -> Duration {
+    (config.reconcile_interval / 10).clamp(Duration::from_millis(100), Duration::from_secs(5))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = rt::load_config(SERVICE, 8082);
@@ -27,6 +33,11 @@ async fn main() -> anyhow::Result<()> {
             public_url: config.public_url.clone(),
             session_ttl: config.session_ttl,
             provider_timeout: config.rpc_timeout,
+            reconcile: nexpay_payments::ReconcileSchedule {
+                first_check: config.reconcile_first_check,
+                interval: config.reconcile_interval,
+                grace: config.reconcile_grace,
+            },
         },
     )
     .with_cache(cache.shared());
@@ -34,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
     let tasks = vec![
         tokio::spawn(payments.outbox_relay().run(Duration::from_millis(500))),
         tokio::spawn(payments.expiry_sweeper().run(config.sweep_interval)),
+        tokio::spawn(payments.reconciler().run(reconcile_poll(&config))),
         tokio::spawn(rt::purge_idempotency_keys(store.clone())),
     ];
     metrics.watch_queues(bus.clone(), &[nexpay_contracts::queues::PAYMENTS]);

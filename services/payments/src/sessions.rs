@@ -220,6 +220,8 @@ impl Payments {
                     status: Some("cancelled".to_owned()),
                     resolved_at: Some(Some(at)),
                     updated_at: Some(at),
+                    // Reconciliation closes it at the provider (where it can) right away.
+                    next_check_at: Some(Some(at)),
                     ..Default::default()
                 },
             });

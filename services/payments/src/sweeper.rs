@@ -177,6 +177,9 @@ fn expire_open_attempts(attempts: &[AttemptRow], at: chrono::NaiveDateTime) -> V
                 status: Some("expired".to_owned()),
                 resolved_at: Some(Some(at)),
                 updated_at: Some(at),
+                // Reconciliation makes a last status check (a payment at the last second
+                // is recorded, late) and closes the checkout at the provider.
+                next_check_at: Some(Some(at)),
                 ..Default::default()
             },
         })

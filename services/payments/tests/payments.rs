@@ -54,10 +54,20 @@ async fn setup(db: &TestDb) -> (Payments, InProcessBus, String) {
             public_url: "http://localhost:9090".into(),
             session_ttl: Duration::from_secs(1800),
             provider_timeout: Duration::from_secs(5),
+            reconcile: nexpay_payments::ReconcileSchedule::default(),
         },
     );
     payments.serve(ConsumerOptions::default()).await.unwrap();
-    ProviderAdapter::new(Connectors::sandbox("http://localhost:9090"))
+    // The provider simulators on a local port; their webhooks go nowhere here.
+    let (_sims, sandbox) =
+        nexpay_sandbox::test_mode::Simulators::spawn_local("http://127.0.0.1:9").unwrap();
+    let connectors = Connectors::test_mode(
+        &sandbox,
+        "http://127.0.0.1:9",
+        Arc::new(nexpay_providers::InMemoryTokenCache::new()),
+    )
+    .unwrap();
+    ProviderAdapter::new(connectors)
         .serve(shared.as_ref(), ConsumerOptions::default())
         .await
         .unwrap();

@@ -1,40 +1,110 @@
 #![forbid(unsafe_code)]
 //! provider-adapter: the only service that talks to providers. It serves the
-//! `provider-adapter.commands` queue with one connector per provider and mode.
+//! `provider-adapter.commands` queue (open a checkout, check a status, expire a
+//! checkout) with one connector per provider and mode, and receives the providers'
+//! webhooks on `/api/v1/webhook/{code}` ([`inbox`]).
+
+pub mod inbox;
+pub mod live;
+mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use nexpay_bus::{Bus, BusError, ConsumerHandle, ConsumerOptions, Envelope, Handler, HandlerError};
-use nexpay_contracts::{kinds, queues, CreateCheckout};
-use nexpay_providers::{Connector, ConnectorError, SandboxConnector};
+use nexpay_contracts::{kinds, queues, sandbox, CreateCheckout, ExpireCheckout, FetchStatus};
+use nexpay_providers::{
+    Connector, ConnectorError, OrangeMoneyConfig, OrangeMoneyConnector, TokenCache, WaveConfig,
+    WaveConnector, WaveWebhookAuth,
+};
 
-/// Connectors by `(mode, provider code)`. Test mode always goes to the simulators, whatever
-/// the live configuration.
+pub use inbox::{WebhookInbox, WebhookProcessor};
+pub use tokens::SharedTokenCache;
+
+/// The live connectors of the instance, built from the configuration the admin saved.
+#[async_trait]
+pub trait LiveSource: Send + Sync + 'static {
+    async fn get(&self, code: &str) -> Option<Arc<dyn Connector>>;
+}
+
+/// Connectors by mode and provider code. Test mode always goes to the simulators,
+/// whatever the live configuration; live mode asks the [`LiveSource`].
 #[derive(Clone, Default)]
 pub struct Connectors {
-    by_key: HashMap<(String, String), Arc<dyn Connector>>,
+    test: HashMap<String, Arc<dyn Connector>>,
+    live: Option<Arc<dyn LiveSource>>,
 }
 
 impl Connectors {
-    /// Test-mode connectors answered by this instance's own simulators at `public_url`.
-    pub fn sandbox(public_url: &str) -> Self {
+    /// Test-mode connectors: the real Wave and Orange Money connectors, pointed at the
+    /// simulators under `sandbox_base` with the simulators' credentials; Orange Money
+    /// notifications are asked for at `callback_base` + `/api/v1/webhook/om`.
+    pub fn test_mode(
+        sandbox_base: &str,
+        callback_base: &str,
+        om_tokens: Arc<dyn TokenCache>,
+    ) -> anyhow::Result<Self> {
+        let sandbox_base = sandbox_base.trim_end_matches('/');
+        let callback_base = callback_base.trim_end_matches('/');
+        let mut wave = WaveConfig::new(
+            format!("{sandbox_base}{}", sandbox::WAVE_PATH),
+            sandbox::WAVE_API_KEY,
+        );
+        wave.webhook = WaveWebhookAuth::SigningSecret(sandbox::WAVE_WEBHOOK_SECRET.into());
+        // The simulator accepts http redirect URLs only on an instance without https.
+        wave.allow_http_redirect_urls = true;
+        let mut om = OrangeMoneyConfig::new(
+            format!("{sandbox_base}{}", sandbox::OM_PATH),
+            sandbox::OM_CLIENT_ID,
+            sandbox::OM_CLIENT_SECRET,
+            sandbox::OM_MERCHANT_CODE,
+            sandbox::OM_MERCHANT_NAME,
+            sandbox::OM_WEBHOOK_API_KEY,
+        );
+        om.callback_url = Some(format!("{callback_base}{}", sandbox::OM_WEBHOOK_PATH));
         let mut c = Connectors::default();
-        c.insert("test", Arc::new(SandboxConnector::wave(public_url)));
-        c.insert("test", Arc::new(SandboxConnector::orange_money(public_url)));
-        c
+        c.insert_test(Arc::new(
+            WaveConnector::new(wave).map_err(|e| anyhow::anyhow!("test-mode Wave: {e}"))?,
+        ));
+        c.insert_test(Arc::new(
+            OrangeMoneyConnector::with_token_cache(om, om_tokens)
+                .map_err(|e| anyhow::anyhow!("test-mode Orange Money: {e}"))?,
+        ));
+        Ok(c)
     }
 
-    pub fn insert(&mut self, mode: &str, connector: Arc<dyn Connector>) {
-        self.by_key
-            .insert((mode.to_owned(), connector.code().to_owned()), connector);
+    pub fn with_live(mut self, live: Arc<dyn LiveSource>) -> Self {
+        self.live = Some(live);
+        self
     }
 
-    pub fn get(&self, mode: &str, code: &str) -> Option<Arc<dyn Connector>> {
-        self.by_key
-            .get(&(mode.to_owned(), code.to_owned()))
-            .cloned()
+    pub fn insert_test(&mut self, connector: Arc<dyn Connector>) {
+        self.test.insert(connector.code().to_owned(), connector);
+    }
+
+    pub async fn get(&self, mode: &str, code: &str) -> Option<Arc<dyn Connector>> {
+        match mode {
+            "test" => self.test.get(code).cloned(),
+            "live" => match &self.live {
+                Some(live) => live.get(code).await,
+                None => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The connectors that may have sent a webhook of `code`, each with its mode: the
+    /// live one first.
+    pub async fn for_webhook(&self, code: &str) -> Vec<(&'static str, Arc<dyn Connector>)> {
+        let mut out = Vec::with_capacity(2);
+        if let Some(c) = self.get("live", code).await {
+            out.push(("live", c));
+        }
+        if let Some(c) = self.test.get(code) {
+            out.push(("test", c.clone()));
+        }
+        out
     }
 }
 
@@ -55,39 +125,64 @@ impl ProviderAdapter {
         bus.serve(queues::PROVIDERS, Arc::new(self), opts).await
     }
 
+    async fn connector(&self, mode: &str, code: &str) -> Result<Arc<dyn Connector>, HandlerError> {
+        self.connectors.get(mode, code).await.ok_or_else(|| {
+            HandlerError::rejected(
+                422,
+                "provider_not_configured",
+                format!("{code} has no {mode} credentials configured on this instance"),
+            )
+        })
+    }
+
     async fn create_checkout(
         &self,
         cmd: CreateCheckout,
     ) -> Result<serde_json::Value, HandlerError> {
-        let Some(connector) = self.connectors.get(&cmd.mode, &cmd.provider_code) else {
-            return Err(HandlerError::rejected(
-                422,
-                "provider_not_configured",
-                format!(
-                    "{} has no {} credentials configured on this instance",
-                    cmd.provider_code, cmd.mode
-                ),
-            ));
-        };
-        match connector.create_checkout(&cmd).await {
-            Ok(created) => {
-                serde_json::to_value(created).map_err(|e| HandlerError::Permanent(e.to_string()))
-            }
-            Err(ConnectorError::Rejected { code, message, .. }) => {
-                Err(HandlerError::rejected(502, code, message))
-            }
-            // Unavailable is answered, not retried here: the caller owns the deadline and
-            // the merchant retries with the same Idempotency-Key.
-            Err(ConnectorError::Unavailable { provider, message }) => Err(HandlerError::rejected(
-                503,
-                "provider_unavailable",
-                format!("{provider}: {message}"),
-            )),
-            Err(e @ ConnectorError::Unsupported { .. }) => Err(HandlerError::rejected(
-                422,
-                "provider_not_configured",
-                e.to_string(),
-            )),
+        let connector = self.connector(&cmd.mode, &cmd.provider_code).await?;
+        let created = connector
+            .create_checkout(&cmd)
+            .await
+            .map_err(connector_error)?;
+        serde_json::to_value(created).map_err(|e| HandlerError::Permanent(e.to_string()))
+    }
+
+    async fn fetch_status(&self, cmd: FetchStatus) -> Result<serde_json::Value, HandlerError> {
+        let connector = self.connector(&cmd.mode, &cmd.provider_code).await?;
+        let status = connector
+            .fetch_status(
+                cmd.provider_id.as_deref().unwrap_or_default(),
+                &cmd.provider_reference,
+            )
+            .await
+            .map_err(connector_error)?;
+        serde_json::to_value(status).map_err(|e| HandlerError::Permanent(e.to_string()))
+    }
+
+    async fn expire(&self, cmd: ExpireCheckout) -> Result<serde_json::Value, HandlerError> {
+        let connector = self.connector(&cmd.mode, &cmd.provider_code).await?;
+        connector
+            .expire(&cmd.provider_id)
+            .await
+            .map_err(connector_error)?;
+        Ok(serde_json::json!({}))
+    }
+}
+
+/// Provider errors are answered, not retried here: the caller owns the deadline (and
+/// the merchant retries with the same Idempotency-Key).
+fn connector_error(e: ConnectorError) -> HandlerError {
+    match e {
+        ConnectorError::Rejected { code, message, .. } => {
+            HandlerError::rejected(502, code, message)
+        }
+        ConnectorError::Unavailable { provider, message } => HandlerError::rejected(
+            503,
+            "provider_unavailable",
+            format!("{provider}: {message}"),
+        ),
+        e @ ConnectorError::Unsupported { .. } => {
+            HandlerError::rejected(422, "provider_unsupported", e.to_string())
         }
     }
 }
@@ -95,13 +190,11 @@ impl ProviderAdapter {
 #[async_trait]
 impl Handler for ProviderAdapter {
     async fn handle(&self, msg: Envelope) -> Result<serde_json::Value, HandlerError> {
+        let bad = |e: BusError| HandlerError::Permanent(format!("bad {} message: {e}", msg.kind));
         match msg.kind.as_str() {
-            kinds::CREATE_CHECKOUT => {
-                let cmd: CreateCheckout = msg
-                    .decode()
-                    .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-                self.create_checkout(cmd).await
-            }
+            kinds::CREATE_CHECKOUT => self.create_checkout(msg.decode().map_err(bad)?).await,
+            kinds::FETCH_STATUS => self.fetch_status(msg.decode().map_err(bad)?).await,
+            kinds::EXPIRE_CHECKOUT => self.expire(msg.decode().map_err(bad)?).await,
             other => Err(HandlerError::Permanent(format!("unknown command {other}"))),
         }
     }

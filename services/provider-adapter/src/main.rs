@@ -1,7 +1,13 @@
 #![forbid(unsafe_code)]
-//! `nexpay-provider-adapter`: the only service that talks to payment providers.
+//! `nexpay-provider-adapter`: the only service that talks to payment providers. Serves
+//! its command queue, and the providers' webhooks on `/api/v1/webhook/{code}`.
 
-use nexpay_provider_adapter::{Connectors, ProviderAdapter};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nexpay_provider_adapter::live::{self, LiveConnectors, LiveSettings};
+use nexpay_provider_adapter::{Connectors, ProviderAdapter, SharedTokenCache, WebhookInbox};
+use nexpay_providers::TokenCache;
 use nexpay_runtime as rt;
 
 const SERVICE: &str = "provider-adapter";
@@ -11,20 +17,54 @@ async fn main() -> anyhow::Result<()> {
     let config = rt::load_config(SERVICE, 8083);
     rt::init_tracing(config.log_json);
     let metrics = rt::Metrics::new(SERVICE);
+    let store = rt::connect_store(&config).await?;
     let rabbit = rt::connect_bus(&config, SERVICE).await?;
     let bus = rt::metered(&rabbit, &metrics);
-    let consumer = ProviderAdapter::new(Connectors::sandbox(&config.public_url))
+
+    // Orange Money tokens are shared by the replicas through Redis (a miss when Redis
+    // is away: each replica then fetches its own).
+    let cache = rt::connect_cache(&config)?;
+    let om_tokens: Arc<dyn TokenCache> = Arc::new(SharedTokenCache::new(cache.shared()));
+    let live = LiveConnectors::new(
+        store.clone(),
+        live::keyring(&config)?,
+        LiveSettings {
+            public_url: config.public_url.clone(),
+            om_token_cache: om_tokens.clone(),
+        },
+    );
+    let connectors = Connectors::test_mode(
+        config.sandbox_base(),
+        config.sandbox_callback_base(),
+        om_tokens,
+    )?
+    .with_live(Arc::new(live));
+
+    let consumer = ProviderAdapter::new(connectors.clone())
         .serve(bus.as_ref(), rt::consumer_options())
         .await?;
     metrics.watch_queues(bus.clone(), &[nexpay_contracts::queues::PROVIDERS]);
+    let inbox = Arc::new(WebhookInbox::new(store.clone(), connectors));
+    let processor = tokio::spawn(inbox.processor(bus.clone()).run(Duration::from_secs(2)));
     let probes = rt::Probes {
+        store: Some(store),
         bus: Some(bus),
-        ..rt::Probes::default()
+        cache: Some(cache),
     };
-    let (server, port) = rt::http_server(&config, probes, metrics, rt::health_routes)?;
+    let (server, port) = rt::http_server(&config, probes, metrics, move |cfg| {
+        cfg.configure(rt::health_routes)
+            .configure(inbox.clone().configure());
+    })?;
     tracing::info!(
         port,
-        "provider-adapter serving its queue; health on this port"
+        "provider-adapter serving its queue and provider webhooks"
     );
-    rt::run_until_stopped(SERVICE, server, vec![consumer], Vec::new(), Some(rabbit)).await
+    rt::run_until_stopped(
+        SERVICE,
+        server,
+        vec![consumer],
+        vec![processor],
+        Some(rabbit),
+    )
+    .await
 }

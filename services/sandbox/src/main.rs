@@ -3,10 +3,11 @@
 //! the same paths as the standalone binary serves them (`/sandbox/wave`, `/sandbox/om`):
 //! test-mode payments, the payer pages customers open, and the dashboard's test payment.
 //! It holds no data that must survive a restart: simulated sessions live in memory.
+//! Webhooks go to `SANDBOX_CALLBACK_URL` (default: the public URL, which routes
+//! `/api/v1/webhook/*` to provider-adapter).
 
-use actix_web::web;
 use nexpay_runtime as rt;
-use nexpay_sandbox::{orange_money, wave};
+use nexpay_sandbox::test_mode::Simulators;
 
 const SERVICE: &str = "sandbox";
 
@@ -15,12 +16,9 @@ async fn main() -> anyhow::Result<()> {
     let config = rt::load_config(SERVICE, 8085);
     rt::init_tracing(config.log_json);
     let metrics = rt::Metrics::new(SERVICE);
-    let wave_sim = wave::WaveSim::default();
-    let om_sim = orange_money::OmSim::new(Default::default());
+    let sims = Simulators::for_test_mode(&config.public_url, config.sandbox_callback_base());
     let (server, port) = rt::http_server(&config, rt::Probes::default(), metrics, move |cfg| {
-        cfg.configure(rt::health_routes)
-            .service(web::scope("/sandbox/wave").configure(wave::configure(wave_sim.clone())))
-            .service(web::scope("/sandbox/om").configure(orange_money::configure(om_sim.clone())));
+        cfg.configure(rt::health_routes).configure(sims.configure());
     })?;
     tracing::info!(port, "provider simulators listening");
     rt::run_until_stopped(SERVICE, server, Vec::new(), Vec::new(), None).await

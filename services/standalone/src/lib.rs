@@ -13,7 +13,9 @@ use nexpay_config::Config;
 use nexpay_dashboard::DashboardState;
 use nexpay_gateway::{GatewayConfig, GatewayState, RateLimit, RequestIdMiddleware};
 use nexpay_payments::{Payments, PaymentsConfig};
-use nexpay_provider_adapter::{Connectors, ProviderAdapter};
+use nexpay_provider_adapter::live::{LiveConnectors, LiveSettings};
+use nexpay_provider_adapter::{Connectors, ProviderAdapter, WebhookInbox};
+use nexpay_providers::{InMemoryTokenCache, TokenCache};
 use nexpay_store::Store;
 
 pub use nexpay_dashboard::bootstrap::FirstStart;
@@ -53,6 +55,11 @@ impl Application {
                 public_url: config.public_url.clone(),
                 session_ttl: config.session_ttl,
                 provider_timeout: config.rpc_timeout,
+                reconcile: nexpay_payments::ReconcileSchedule {
+                    first_check: config.reconcile_first_check,
+                    interval: config.reconcile_interval,
+                    grace: config.reconcile_grace,
+                },
             },
         )
         .with_cache(cache.clone());
@@ -63,9 +70,27 @@ impl Application {
         };
         // Consumer handles detach on drop; the consumers live as long as the bus.
         let _ = payments.serve(opts()).await?;
-        let _ = ProviderAdapter::new(Connectors::sandbox(&config.public_url))
+        // provider-adapter: test mode through the real connectors to the simulators this
+        // process serves itself; live mode from the configuration the admin saved.
+        let om_tokens: Arc<dyn TokenCache> = Arc::new(InMemoryTokenCache::new());
+        let live = LiveConnectors::new(
+            store.clone(),
+            nexpay_provider_adapter::live::keyring(&config)?,
+            LiveSettings {
+                public_url: config.public_url.clone(),
+                om_token_cache: om_tokens.clone(),
+            },
+        );
+        let connectors = Connectors::test_mode(
+            config.sandbox_base(),
+            config.sandbox_callback_base(),
+            om_tokens,
+        )?
+        .with_live(Arc::new(live));
+        let _ = ProviderAdapter::new(connectors.clone())
             .serve(bus.as_ref(), opts())
             .await?;
+        let inbox = Arc::new(WebhookInbox::new(store.clone(), connectors));
         let tasks = vec![
             tokio::spawn(
                 payments
@@ -73,6 +98,19 @@ impl Application {
                     .run(std::time::Duration::from_millis(500)),
             ),
             tokio::spawn(payments.expiry_sweeper().run(config.sweep_interval)),
+            tokio::spawn(
+                payments
+                    .reconciler()
+                    .run((config.reconcile_interval / 10).clamp(
+                        std::time::Duration::from_millis(100),
+                        std::time::Duration::from_secs(5),
+                    )),
+            ),
+            tokio::spawn(
+                inbox
+                    .processor(bus.clone())
+                    .run(std::time::Duration::from_secs(2)),
+            ),
             tokio::spawn(purge_idempotency_keys(store.clone())),
         ];
 
@@ -92,11 +130,16 @@ impl Application {
             per_sec: config.rate_limit_per_sec,
             burst: config.rate_limit_burst,
         });
-        let dashboard =
-            web::Data::new(DashboardState::new(store.clone(), config.clone()).with_cache(cache));
+        let dashboard = web::Data::new(
+            DashboardState::new(store.clone(), config.clone())
+                .with_cache(cache)
+                .with_bus(bus.clone()),
+        );
         let health_store = store.clone();
-        let wave_sim = nexpay_sandbox::wave::WaveSim::default();
-        let om_sim = nexpay_sandbox::orange_money::OmSim::new(Default::default());
+        let sims = nexpay_sandbox::test_mode::Simulators::for_test_mode(
+            &config.public_url,
+            config.sandbox_callback_base(),
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(RequestIdMiddleware)
@@ -113,14 +156,10 @@ impl Application {
                 // The provider simulators, as the distributed stack's sandbox service
                 // serves them: the Wave Checkout API and the Orange Money API with their
                 // payer pages.
-                .service(
-                    web::scope("/sandbox/wave")
-                        .configure(nexpay_sandbox::wave::configure(wave_sim.clone())),
-                )
-                .service(
-                    web::scope("/sandbox/om")
-                        .configure(nexpay_sandbox::orange_money::configure(om_sim.clone())),
-                )
+                .configure(sims.configure())
+                // Provider webhooks, as Traefik routes `/api/v1/webhook/*` to
+                // provider-adapter.
+                .configure(inbox.clone().configure())
                 .configure(nexpay_dashboard::configure)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(nexpay_gateway::ApiError::new(

@@ -1,6 +1,6 @@
 #![forbid(unsafe_code)]
 //! `nexpay`: runs the whole product in one process (default), or performs an operator
-//! task (`migrate`, `project`, `keys`, `admin`).
+//! task (`migrate`, `project`, `keys`, `providers`, `admin`).
 
 use clap::{Parser, Subcommand};
 use nexpay_config::Config;
@@ -38,9 +38,101 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Configure the payment providers (Wave, Orange Money) of the instance.
+    #[command(subcommand)]
+    Providers(ProvidersCmd),
     /// Administer admin accounts.
     #[command(subcommand)]
     Admin(AdminCmd),
+}
+
+/// Secrets are never command-line arguments (shell history, `ps`): each is read from the
+/// environment variable named by its `--…-env` option, or else asked for on standard
+/// input (one line each, in the order of the options below).
+#[derive(Subcommand)]
+enum ProvidersCmd {
+    /// List the providers: enabled, live, what is missing, the webhook URL to register.
+    List,
+    /// Show one provider's configuration (secrets as "configured" and last 4 characters).
+    Show { code: String },
+    /// Save a provider's configuration (replaces the previous one entirely).
+    #[command(subcommand)]
+    Configure(ConfigureCmd),
+    /// Delete a provider's configuration: it can no longer take live payments.
+    RemoveConfig { code: String },
+    /// Offer the provider to customers.
+    Enable { code: String },
+    /// Stop offering the provider.
+    Disable { code: String },
+    /// Create a 100 XOF live payment on the default project and print how to pay it
+    /// (needs AMQP_URL: the distributed deployment's broker).
+    TestPayment {
+        code: String,
+        /// The payer's number, recorded with the payment.
+        #[arg(long)]
+        phone: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigureCmd {
+    /// Wave: API key, optional request-signing secret, webhook secret.
+    Wave {
+        /// Variable holding the API key (wave_sn_prod_…); asked for when absent.
+        #[arg(long, value_name = "VAR")]
+        api_key_env: Option<String>,
+        /// The API key was created with request signing: give its secret (wave_sn_AKS_…).
+        #[arg(long)]
+        request_signing: bool,
+        /// Variable holding the request-signing secret (implies --request-signing).
+        #[arg(long, value_name = "VAR")]
+        request_signing_secret_env: Option<String>,
+        /// Security strategy of the webhook registered in Wave's portal:
+        /// shared_secret or signing_secret. Without it, the webhook stays missing.
+        #[arg(long, value_name = "STRATEGY")]
+        webhook_strategy: Option<String>,
+        /// Variable holding the webhook secret (wave_sn_WHS_…).
+        #[arg(long, value_name = "VAR")]
+        webhook_secret_env: Option<String>,
+        /// Default: https://api.wave.com.
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Orange Money: client credentials, merchant account, callback.
+    Om {
+        /// Variable holding the client id; asked for when absent.
+        #[arg(long, value_name = "VAR")]
+        client_id_env: Option<String>,
+        /// Variable holding the client secret; asked for when absent.
+        #[arg(long, value_name = "VAR")]
+        client_secret_env: Option<String>,
+        /// The 6-digit merchant code issued by Sonatel.
+        #[arg(long)]
+        merchant_code: String,
+        /// The merchant name shown to payers.
+        #[arg(long)]
+        merchant_name: String,
+        /// auto (NexPay generates the apiKey and registers the callback) or manual
+        /// (you registered it with your own apiKey). Without it, the webhook stays
+        /// missing.
+        #[arg(long, value_name = "STRATEGY")]
+        webhook_strategy: Option<String>,
+        /// Variable holding your callback apiKey (manual strategy).
+        #[arg(long, value_name = "VAR")]
+        webhook_api_key_env: Option<String>,
+        /// Sonatel issued an X-Sonatel-Signature endpoint secret: give it.
+        #[arg(long)]
+        signing_secret: bool,
+        /// Variable holding the endpoint secret (implies --signing-secret).
+        #[arg(long, value_name = "VAR")]
+        signing_secret_env: Option<String>,
+        /// Default: https://api.orange-sonatel.com.
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Default: /oauth/v1/token.
+        #[arg(long)]
+        token_path: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +293,7 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .map(drop)?
                 }
+                Command::Providers(cmd) => providers(&store, &config, cmd, &mut out).await?,
                 Command::Admin(AdminCmd::ResetPassword { email, password }) => {
                     cli::admin_reset_password(&store, &email, password, &mut out)
                         .await
@@ -208,6 +301,133 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Command::Serve | Command::Migrate | Command::Health { .. } => {}
             }
+        }
+    }
+    Ok(())
+}
+
+async fn providers(
+    store: &Store,
+    config: &Config,
+    cmd: ProvidersCmd,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    use nexpay_dashboard::providers::{OmInput, OmWebhookInput, WaveInput, WaveWebhookInput};
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut prompt = std::io::stderr();
+    let mut secret = |label: &str, var: Option<String>| {
+        cli::read_secret(label, var.as_deref(), &mut input, &mut prompt)
+    };
+    match cmd {
+        ProvidersCmd::List => drop(cli::providers_list(store, config, out).await?),
+        ProvidersCmd::Show { code } => drop(cli::provider_show(store, config, &code, out).await?),
+        ProvidersCmd::Enable { code } => {
+            drop(cli::provider_set_enabled(store, config, &code, true, out).await?)
+        }
+        ProvidersCmd::Disable { code } => {
+            drop(cli::provider_set_enabled(store, config, &code, false, out).await?)
+        }
+        ProvidersCmd::RemoveConfig { code } => {
+            drop(cli::provider_remove_config(store, config, &code, out).await?)
+        }
+        ProvidersCmd::Configure(ConfigureCmd::Wave {
+            api_key_env,
+            request_signing,
+            request_signing_secret_env,
+            webhook_strategy,
+            webhook_secret_env,
+            base_url,
+        }) => {
+            let api_key = secret("Wave API key", api_key_env)?;
+            let request_signing_secret = if request_signing || request_signing_secret_env.is_some()
+            {
+                Some(secret(
+                    "Wave request-signing secret",
+                    request_signing_secret_env,
+                )?)
+            } else {
+                None
+            };
+            let webhook = match webhook_strategy {
+                Some(strategy) => Some(WaveWebhookInput {
+                    strategy: Some(strategy),
+                    secret: Some(secret("Wave webhook secret", webhook_secret_env)?),
+                }),
+                None => None,
+            };
+            let input = WaveInput {
+                api_key: Some(api_key),
+                request_signing_secret,
+                webhook,
+                base_url,
+            };
+            drop(cli::provider_configure_wave(store, config, &input, out).await?);
+        }
+        ProvidersCmd::Configure(ConfigureCmd::Om {
+            client_id_env,
+            client_secret_env,
+            merchant_code,
+            merchant_name,
+            webhook_strategy,
+            webhook_api_key_env,
+            signing_secret,
+            signing_secret_env,
+            base_url,
+            token_path,
+        }) => {
+            let client_id = secret("Orange Money client id", client_id_env)?;
+            let client_secret = secret("Orange Money client secret", client_secret_env)?;
+            let webhook = match webhook_strategy {
+                Some(strategy) => {
+                    let api_key = if strategy == "manual" {
+                        Some(secret("Orange Money callback apiKey", webhook_api_key_env)?)
+                    } else {
+                        None
+                    };
+                    let signing_secret = if signing_secret || signing_secret_env.is_some() {
+                        Some(secret("Orange Money endpoint secret", signing_secret_env)?)
+                    } else {
+                        None
+                    };
+                    Some(OmWebhookInput {
+                        strategy: Some(strategy),
+                        api_key,
+                        signing_secret,
+                    })
+                }
+                None => None,
+            };
+            let input = OmInput {
+                client_id: Some(client_id),
+                client_secret: Some(client_secret),
+                merchant_code: Some(merchant_code),
+                merchant_name: Some(merchant_name),
+                webhook,
+                base_url,
+                token_path,
+            };
+            drop(cli::provider_configure_om(store, config, &input, out).await?);
+        }
+        ProvidersCmd::TestPayment { code, phone } => {
+            let Some(bus) = cli::connect_bus(config).await? else {
+                anyhow::bail!(
+                    "the test payment goes through the payments service, which the command \
+                     line reaches over RabbitMQ (AMQP_URL). On the all-in-one server, use the \
+                     admin API instead: POST /admin/api/v1/providers/{code}/test-payment"
+                );
+            };
+            drop(
+                cli::provider_test_payment(
+                    store,
+                    config,
+                    Some(bus.as_ref()),
+                    &code,
+                    phone.as_deref(),
+                    out,
+                )
+                .await?,
+            );
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::problem::{bad_request, not_found, oauth_error, problem};
-use super::state::{iso_millis, Callback, Qr, Token};
+use super::state::{iso_millis, Qr, Token};
 use super::OmSim;
 
 /// Longest QR lifetime accepted by `validity`, in seconds.
@@ -378,11 +378,23 @@ pub(crate) async fn create_qrcode(
     };
     let qr_id = uuid_like();
     let link_token = nexpay_security::random_base62(22);
-    let maxit = format!("https://sugu.orange-sonatel.com/mp/{link_token}");
-    let om = format!("https://orangemoneysn.page.link/{link_token}");
-    let short_link = match &sim.config().public_base_url {
-        Some(base) => format!("{}/pay/{qr_id}", base.trim_end_matches('/')),
-        None => format!("https://sugu.orange-sonatel.com/s/{}", &link_token[..10]),
+    // With a public base URL (test mode), the links open this simulator's payer page,
+    // which plays the part of the MaxIt and Orange Money apps; otherwise they have
+    // Sonatel's shapes.
+    let (maxit, om, short_link) = match &sim.config().public_base_url {
+        Some(base) => {
+            let page = format!("{}/pay/{qr_id}", base.trim_end_matches('/'));
+            (
+                format!("{page}?channel=MAXIT"),
+                format!("{page}?channel=OM"),
+                page,
+            )
+        }
+        None => (
+            format!("https://sugu.orange-sonatel.com/mp/{link_token}"),
+            format!("https://orangemoneysn.page.link/{link_token}"),
+            format!("https://sugu.orange-sonatel.com/s/{}", &link_token[..10]),
+        ),
     };
     let qr_code = match nexpay_providers::qr_png_base64(&maxit) {
         Ok(b) => b,
@@ -537,16 +549,7 @@ pub(crate) async fn register_callback(
     let Some(callback_url) = text("callbackUrl").filter(|u| valid_url(&sim, u)) else {
         return bad_request(instance, "callbackUrl must be a valid public URL");
     };
-    let now = sim.now();
-    let mut st = sim.state();
-    st.callbacks.retain(|c| c.code != code);
-    st.callbacks.push(Callback {
-        code,
-        name,
-        callback_url,
-        api_key,
-        created_at: now,
-    });
+    sim.register_callback(code, name, callback_url, api_key);
     HttpResponse::Ok().finish()
 }
 

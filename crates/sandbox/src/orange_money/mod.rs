@@ -131,6 +131,28 @@ impl OmSim {
         }
     }
 
+    /// Registers (or replaces) the notification callback of a merchant code, as
+    /// `POST /api/notification/v1/merchantcallback` does.
+    pub fn register_callback(
+        &self,
+        code: impl Into<String>,
+        name: impl Into<String>,
+        callback_url: impl Into<String>,
+        api_key: impl Into<String>,
+    ) {
+        let code = code.into();
+        let now = self.now();
+        let mut st = self.state();
+        st.callbacks.retain(|c| c.code != code);
+        st.callbacks.push(state::Callback {
+            code,
+            name: name.into(),
+            callback_url: callback_url.into(),
+            api_key: api_key.into(),
+            created_at: now,
+        });
+    }
+
     pub fn config(&self) -> &OmSimConfig {
         &self.inner.config
     }

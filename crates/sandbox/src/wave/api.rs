@@ -43,7 +43,7 @@ async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let key = authenticate(&sim, &req, &body).await?;
-    let request = parse_create(&body, &sim.currencies())?;
+    let request = parse_create(&body, &sim.currencies(), sim.allows_http_redirect_urls())?;
     let idempotency_key = req
         .headers()
         .get("Idempotency-Key")

@@ -115,6 +115,9 @@ pub struct WaveSimConfig {
     pub webhook_max_backoff: StdDuration,
     /// A receiver slower than this counts as a failure (Wave: 5 s).
     pub webhook_timeout: StdDuration,
+    /// Accepts `http` success / error URLs. Wave refuses them; test mode of an instance
+    /// that has no https URL at all (a developer's machine) turns this on.
+    pub allow_http_redirect_urls: bool,
 }
 
 impl Default for WaveSimConfig {
@@ -130,6 +133,7 @@ impl Default for WaveSimConfig {
             webhook_initial_backoff: StdDuration::from_secs(1),
             webhook_max_backoff: StdDuration::from_secs(300),
             webhook_timeout: StdDuration::from_secs(5),
+            allow_http_redirect_urls: false,
         }
     }
 }

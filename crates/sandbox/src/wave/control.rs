@@ -1,11 +1,12 @@
 //! Simulator-only control API (`/_sim/…`): drive payments, inject faults,
-//! register webhooks, move the clock. No authentication.
+//! register webhooks and API keys, move the clock. No authentication.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::config::ApiKeyConfig;
 use super::error::{detail, ApiError};
 use super::sim::{Faults, WaveSim};
 use super::webhooks::WebhookStrategy;
@@ -27,7 +28,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/_sim/webhooks/deliveries").route(web::get().to(deliveries)))
         .service(web::resource("/_sim/webhooks/{id}").route(web::delete().to(remove_webhook)))
-        .service(web::resource("/_sim/clock/advance").route(web::post().to(advance_clock)));
+        .service(web::resource("/_sim/clock/advance").route(web::post().to(advance_clock)))
+        .service(web::resource("/_sim/api-keys").route(web::post().to(add_api_key)));
 }
 
 /// Parses a strict JSON body; an empty body means `{}`.
@@ -156,6 +158,46 @@ async fn remove_webhook(
             "Webhook endpoint not found",
         ))
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiKeyBody {
+    key: String,
+    #[serde(default = "default_business_name")]
+    business_name: String,
+    #[serde(default)]
+    signing_secret: Option<String>,
+}
+
+fn default_business_name() -> String {
+    "NexPay Simulated Business".into()
+}
+
+/// `POST /_sim/api-keys {key, business_name?, signing_secret?}`: the simulator accepts
+/// this key from now on (Checkout scope), as if it had been created in the Business
+/// Portal. Registering a key again replaces it. Answers without the key.
+async fn add_api_key(sim: web::Data<WaveSim>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let body: ApiKeyBody = parse(&body)?;
+    let key = body.key.trim();
+    if key.is_empty() || key.chars().any(char::is_whitespace) {
+        return Err(ApiError::validation(vec![detail(
+            &["key"],
+            "must be a non-empty key without spaces",
+            "value_error",
+        )]));
+    }
+    let mut config = ApiKeyConfig::new(key, body.business_name.clone());
+    if let Some(secret) = body.signing_secret.filter(|s| !s.is_empty()) {
+        config = config.with_signing_secret(secret);
+    }
+    let signed = config.signing_secret.is_some();
+    sim.add_api_key(config);
+    Ok(HttpResponse::Created().json(json!({
+        "business_name": body.business_name,
+        "scopes": ["checkout"],
+        "request_signing": signed,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -415,6 +415,10 @@ impl WaveSim {
         self.state().config.currencies.clone()
     }
 
+    pub(crate) fn allows_http_redirect_urls(&self) -> bool {
+        self.state().config.allow_http_redirect_urls
+    }
+
     /// Creates a session, or replays the one created under the same
     /// `Idempotency-Key` for the same request.
     pub(crate) fn create(

@@ -63,9 +63,11 @@ fn is_e164(s: &str) -> bool {
         && !rest.starts_with('0')
 }
 
-fn check_https_url(field: &str, value: &str, details: &mut Vec<Value>) {
+fn check_https_url(field: &str, value: &str, allow_http: bool, details: &mut Vec<Value>) {
     match url::Url::parse(value) {
-        Ok(u) if u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()) => {}
+        Ok(u)
+            if (u.scheme() == "https" || (allow_http && u.scheme() == "http"))
+                && u.host_str().is_some_and(|h| !h.is_empty()) => {}
         Ok(u) if u.scheme() != "https" => details.push(detail(
             &[field],
             "URL scheme not permitted",
@@ -102,7 +104,11 @@ fn string_field(
 }
 
 /// Validates a raw create body against the strict schema.
-pub(crate) fn parse_create(body: &[u8], currencies: &[String]) -> Result<CreateRequest, ApiError> {
+pub(crate) fn parse_create(
+    body: &[u8],
+    currencies: &[String],
+    allow_http: bool,
+) -> Result<CreateRequest, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::validation(vec![detail(
             &["body"],
@@ -156,10 +162,10 @@ pub(crate) fn parse_create(body: &[u8], currencies: &[String]) -> Result<CreateR
         }
     }
     if let Some(u) = &success_url {
-        check_https_url("success_url", u, &mut details);
+        check_https_url("success_url", u, allow_http, &mut details);
     }
     if let Some(u) = &error_url {
-        check_https_url("error_url", u, &mut details);
+        check_https_url("error_url", u, allow_http, &mut details);
     }
     if let Some(r) = &client_reference {
         if r.chars().count() > 255 {

@@ -104,6 +104,12 @@ pub(crate) fn mount(cfg: &mut web::ServiceConfig) {
                         web::delete().to(keys::revoke),
                     )
                     .route("/providers", web::get().to(providers::list))
+                    .route("/providers/{code}", web::get().to(providers::get))
+                    .service(
+                        web::resource("/providers/{code}/config")
+                            .route(web::put().to(providers::configure))
+                            .route(web::delete().to(providers::remove_config)),
+                    )
                     .route(
                         "/providers/{code}/enable",
                         web::post().to(providers::enable),
@@ -111,6 +117,10 @@ pub(crate) fn mount(cfg: &mut web::ServiceConfig) {
                     .route(
                         "/providers/{code}/disable",
                         web::post().to(providers::disable),
+                    )
+                    .route(
+                        "/providers/{code}/test-payment",
+                        web::post().to(providers::test_payment),
                     )
                     .default_service(web::to(not_found)),
             ),

@@ -14,4 +14,5 @@ mod key_cache;
 mod key_lifecycle;
 mod keys;
 mod projects;
+mod provider_config;
 mod providers;
