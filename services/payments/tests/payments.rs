@@ -397,3 +397,96 @@ async fn redelivery_case(db: &TestDb) {
     assert_ne!(first["sessionId"], other["sessionId"]);
     assert_eq!(store.count_payments(&project, "test").await.unwrap(), 2);
 }
+
+both!(provider_updates_are_checked_and_applied_once, provider_update_case);
+/// A confirmed success is applied only when the provider's amount and currency are the
+/// payment's; a mismatch is flagged and changes nothing; a replayed success changes
+/// nothing either; a success from another mode's credentials is refused.
+async fn provider_update_case(db: &TestDb) {
+    use nexpay_contracts::{ProviderState, ProviderStatus, ProviderUpdate};
+    let (payments, _bus, project) = setup(db).await;
+    let store = db.store();
+    let cmd = nexpay_contracts::InitiatePayment {
+        caller: Caller {
+            project_id: project.clone(),
+            mode: "test".into(),
+            request_key: Some("k-upd".into()),
+        },
+        amount_minor: 2500,
+        currency: "XOF".into(),
+        provider_code: "wave".into(),
+        customer: Customer {
+            name: None,
+            email: None,
+            phone: "+221771234567".into(),
+        },
+        metadata: serde_json::json!({}),
+        client_reference: None,
+        urls: RedirectUrls::default(),
+    };
+    let created = payments.initiate_payment(cmd, "u1").await.unwrap();
+    let payment = store
+        .get_payment_by_reference(&created.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    let attempt = store.list_attempts(&payment.id).await.unwrap().remove(0);
+    let update = |amount: i64, mode: &str| ProviderUpdate {
+        provider_code: "wave".into(),
+        mode: mode.into(),
+        provider_reference: attempt.provider_reference.clone(),
+        status: ProviderStatus {
+            state: ProviderState::Succeeded,
+            provider_id: attempt.provider_id.clone().unwrap_or_default(),
+            transaction_id: Some("T_TEST_1".into()),
+            amount_minor: Some(amount),
+            currency: Some("XOF".into()),
+            payer: None,
+            completed_at: None,
+        },
+        source: "webhook".into(),
+        webhook_id: None,
+        webhook_claim: None,
+    };
+    // Another mode's credentials cannot move this payment.
+    let out = payments
+        .apply_provider_update(update(2500, "live"), "u2")
+        .await
+        .unwrap();
+    assert_eq!(out.outcome, "refused_other_mode");
+
+    // The provider reports 2 000 where we asked 2 500: flagged, still pending.
+    let out = payments
+        .apply_provider_update(update(2000, "test"), "u3")
+        .await
+        .unwrap();
+    assert_eq!(out.outcome, "flagged");
+    let now = store.get_payment(&payment.id).await.unwrap().unwrap();
+    assert_eq!(now.status, "PENDING");
+    let flagged = store.list_attempts(&payment.id).await.unwrap().remove(0);
+    assert_eq!(flagged.flag.as_deref(), Some("amount_mismatch"));
+    assert_eq!(outbox_kinds(store, &payment.id).await, vec!["payment.pending"]);
+
+    // The right amount: succeeded once, with its event in the same transaction.
+    let out = payments
+        .apply_provider_update(update(2500, "test"), "u4")
+        .await
+        .unwrap();
+    assert_eq!(out.outcome, "applied");
+    assert_eq!(out.payment_status.as_deref(), Some("SUCCEEDED"));
+    let again = payments
+        .apply_provider_update(update(2500, "test"), "u5")
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, "unchanged");
+    let done = store.get_payment(&payment.id).await.unwrap().unwrap();
+    assert_eq!(done.status, "SUCCEEDED");
+    assert!(!done.late);
+    assert_eq!(
+        outbox_kinds(store, &payment.id).await,
+        vec!["payment.pending", "payment.succeeded"]
+    );
+    let att = store.list_attempts(&payment.id).await.unwrap().remove(0);
+    assert_eq!(att.provider_transaction_id.as_deref(), Some("T_TEST_1"));
+    assert_eq!(att.next_check_at, None, "nothing left to reconcile");
+}

@@ -610,3 +610,62 @@ e2e!(provider_down_gives_a_clear_error_and_no_orphan, |app| {
     assert_eq!(payment.status, "FAILED", "...and failed, not left pending");
     wave_faults(app, json!({})).await;
 });
+
+e2e!(
+    expiry_closes_the_checkout_at_wave_and_a_late_payment_is_kept,
+    env = [
+        ("SWEEP_INTERVAL_MS", "100"),
+        ("RECONCILE_FIRST_CHECK_MS", "1000"),
+        ("RECONCILE_INTERVAL_MS", "500"),
+    ],
+    |app| {
+        // Wave: when our session expires, the Wave checkout is expired at Wave too.
+        let session = create_session(app).await;
+        let data = checkout(app, &session, "wave").await;
+        let cos = cos_id(&wave_page(&data));
+        let past = nexpay_store::now() - chrono::Duration::seconds(1);
+        assert!(app.store.set_session_deadline(&session, past).await.unwrap());
+        wait_session(app, &session, "expired").await;
+        let closed = eventually(WAIT, || async {
+            (wave_session(app, &cos).await["checkout_status"] == json!("expired")).then_some(())
+        })
+        .await;
+        assert!(closed.is_some(), "{}", wave_session(app, &cos).await);
+
+        // Orange Money cannot expire a QR code: the customer pays it after our expiry.
+        // The money was taken, so the payment is recorded as succeeded, flagged late.
+        let session = create_session(app).await;
+        let data = checkout(app, &session, "om").await;
+        let reference = data["reference"].as_str().unwrap().to_owned();
+        let past = nexpay_store::now() - chrono::Duration::seconds(1);
+        assert!(app.store.set_session_deadline(&session, past).await.unwrap());
+        wait_session(app, &session, "expired").await;
+        assert_eq!(events(app, &reference).await, vec!["payment.expired"]);
+        payer_action(
+            app,
+            &format!("{}/approve", om_page(&data)),
+            &[("msisdn", "771234567")],
+        )
+        .await;
+        wait_payment(app, &reference, "SUCCEEDED").await;
+        let payment = app
+            .store
+            .get_payment_by_reference(&reference)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(payment.late, "a success after our expiry is flagged late");
+        assert_eq!(
+            events(app, &reference).await,
+            vec!["payment.expired", "payment.succeeded"]
+        );
+        let id = payment.id.clone();
+        let outbox = app.store.list_outbox(&id).await.unwrap();
+        let succeeded = outbox
+            .iter()
+            .find(|r| r.kind == "payment.succeeded")
+            .unwrap();
+        let body: Value = serde_json::from_str(&succeeded.payload).unwrap();
+        assert_eq!(body["data"]["late"], json!(true), "{body}");
+    }
+);
