@@ -398,7 +398,10 @@ async fn redelivery_case(db: &TestDb) {
     assert_eq!(store.count_payments(&project, "test").await.unwrap(), 2);
 }
 
-both!(provider_updates_are_checked_and_applied_once, provider_update_case);
+both!(
+    provider_updates_are_checked_and_applied_once,
+    provider_update_case
+);
 /// A confirmed success is applied only when the provider's amount and currency are the
 /// payment's; a mismatch is flagged and changes nothing; a replayed success changes
 /// nothing either; a success from another mode's credentials is refused.
@@ -465,7 +468,10 @@ async fn provider_update_case(db: &TestDb) {
     assert_eq!(now.status, "PENDING");
     let flagged = store.list_attempts(&payment.id).await.unwrap().remove(0);
     assert_eq!(flagged.flag.as_deref(), Some("amount_mismatch"));
-    assert_eq!(outbox_kinds(store, &payment.id).await, vec!["payment.pending"]);
+    assert_eq!(
+        outbox_kinds(store, &payment.id).await,
+        vec!["payment.pending"]
+    );
 
     // The right amount: succeeded once, with its event in the same transaction.
     let out = payments

@@ -624,7 +624,11 @@ e2e!(
         let data = checkout(app, &session, "wave").await;
         let cos = cos_id(&wave_page(&data));
         let past = nexpay_store::now() - chrono::Duration::seconds(1);
-        assert!(app.store.set_session_deadline(&session, past).await.unwrap());
+        assert!(app
+            .store
+            .set_session_deadline(&session, past)
+            .await
+            .unwrap());
         wait_session(app, &session, "expired").await;
         let closed = eventually(WAIT, || async {
             (wave_session(app, &cos).await["checkout_status"] == json!("expired")).then_some(())
@@ -638,7 +642,11 @@ e2e!(
         let data = checkout(app, &session, "om").await;
         let reference = data["reference"].as_str().unwrap().to_owned();
         let past = nexpay_store::now() - chrono::Duration::seconds(1);
-        assert!(app.store.set_session_deadline(&session, past).await.unwrap());
+        assert!(app
+            .store
+            .set_session_deadline(&session, past)
+            .await
+            .unwrap());
         wait_session(app, &session, "expired").await;
         assert_eq!(events(app, &reference).await, vec!["payment.expired"]);
         payer_action(
