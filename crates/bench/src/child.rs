@@ -106,7 +106,27 @@ impl Instance {
         database_url: &str,
         extra_env: &[(String, String)],
     ) -> anyhow::Result<Instance> {
-        let port = free_port()?;
+        Self::start_on_port(
+            bin,
+            log_file,
+            data_dir,
+            database_url,
+            extra_env,
+            free_port()?,
+        )
+        .await
+    }
+
+    /// [`Instance::start_logging_to`] on a port chosen beforehand (a service whose URL
+    /// another one must know before it starts).
+    pub async fn start_on_port(
+        bin: &Path,
+        log_file: &str,
+        data_dir: &Path,
+        database_url: &str,
+        extra_env: &[(String, String)],
+        port: u16,
+    ) -> anyhow::Result<Instance> {
         let base_url = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(data_dir.join(log_file))?;
         let child = tokio::process::Command::new(bin)

@@ -22,6 +22,9 @@ pub const SERVICES: &[&str] = &[
     "gateway",
 ];
 
+/// The provider simulators' service (`--scenario providers` only).
+pub const SANDBOX: &str = "sandbox";
+
 pub struct Services {
     pub instances: Vec<(&'static str, Instance)>,
     pub vhost: String,
@@ -43,21 +46,34 @@ fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
 }
 
 impl Services {
+    /// `with_sandbox`: also the `sandbox` service (the provider simulators), started
+    /// last on a port chosen beforehand: provider-adapter's test-mode connectors reach
+    /// it directly (`SANDBOX_URL`) and it sends its webhooks straight to
+    /// provider-adapter (`SANDBOX_CALLBACK_URL`), the two routes Traefik serves in
+    /// production; payer pages are at its own URL.
     pub async fn start(
         bin_dir: &Path,
         data_dir: &Path,
         database_url: &str,
         extra_env: &[(String, String)],
+        with_sandbox: bool,
     ) -> anyhow::Result<Services> {
-        for s in SERVICES {
+        let extra: &[&str] = if with_sandbox { &[SANDBOX] } else { &[] };
+        for s in SERVICES.iter().chain(extra) {
             let bin = bin_dir.join(format!("nexpay-{s}"));
             anyhow::ensure!(
                 bin.is_file(),
                 "{} is missing; build the services first:\n  cargo build --release -p nexpay-gateway \
-                 -p nexpay-payments -p nexpay-provider-adapter -p nexpay-webhook-dispatcher -p nexpay-dashboard",
-                bin.display()
+                 -p nexpay-payments -p nexpay-provider-adapter -p nexpay-webhook-dispatcher -p nexpay-dashboard{}",
+                bin.display(),
+                if with_sandbox { " -p nexpay-sandbox-service" } else { "" }
             );
         }
+        let sandbox_port = if with_sandbox {
+            Some(crate::child::free_port()?)
+        } else {
+            None
+        };
         let vhost = format!("nexpay_bench_{}", std::process::id());
         rabbitmqctl(&["add_vhost", &vhost])?;
         let redis_prefix = format!("nexpay_bench_{}:", std::process::id());
@@ -79,6 +95,10 @@ impl Services {
         for s in SERVICES {
             let bin = bin_dir.join(format!("nexpay-{s}"));
             eprintln!("starting {}", bin.display());
+            let mut env = env.clone();
+            if let (Some(port), &"provider-adapter") = (sandbox_port, s) {
+                env.push(("SANDBOX_URL".into(), format!("http://127.0.0.1:{port}")));
+            }
             match Instance::start_logging_to(
                 &bin,
                 &format!("{s}.log"),
@@ -95,7 +115,45 @@ impl Services {
                 }
             }
         }
+        if let Some(port) = sandbox_port {
+            let bin = bin_dir.join(format!("nexpay-{SANDBOX}"));
+            eprintln!("starting {}", bin.display());
+            let mut env = env.clone();
+            env.push((
+                "SANDBOX_CALLBACK_URL".into(),
+                services.service("provider-adapter").base_url.clone(),
+            ));
+            match Instance::start_on_port(
+                &bin,
+                &format!("{SANDBOX}.log"),
+                data_dir,
+                database_url,
+                &env,
+                port,
+            )
+            .await
+            {
+                Ok(inst) => services.instances.push((SANDBOX, inst)),
+                Err(e) => {
+                    services.stop().await;
+                    return Err(e);
+                }
+            }
+        }
         Ok(services)
+    }
+
+    pub fn service(&self, name: &str) -> &Instance {
+        &self
+            .instances
+            .iter()
+            .find(|(s, _)| *s == name)
+            .unwrap_or_else(|| panic!("{name} was started"))
+            .1
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        self.instances.iter().map(|(_, i)| i.pid).collect()
     }
 
     pub fn gateway(&self) -> &Instance {

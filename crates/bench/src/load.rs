@@ -28,8 +28,22 @@ where
     Fut: Future<Output = (Recorder, T)> + Send + 'static,
     T: Send + 'static,
 {
+    run_workers_of(timing, timing.server_pid.into_iter().collect(), worker).await
+}
+
+/// [`run_workers`] with the server CPU summed over `server_pids` (several processes).
+pub async fn run_workers_of<T, W, Fut>(
+    timing: Timing,
+    server_pids: Vec<u32>,
+    worker: W,
+) -> anyhow::Result<(Recorder, Vec<T>)>
+where
+    W: Fn(usize, Window) -> Fut,
+    Fut: Future<Output = (Recorder, T)> + Send + 'static,
+    T: Send + 'static,
+{
     let window = Window::starting_now(timing.warmup, timing.duration);
-    let cpu = tokio::spawn(crate::stats::sample_cpu(window, timing.server_pid));
+    let cpu = tokio::spawn(crate::stats::sample_cpu_of(window, server_pids));
     let handles: Vec<_> = (0..timing.concurrency)
         .map(|i| tokio::spawn(worker(i, window)))
         .collect();
@@ -44,7 +58,7 @@ where
     Ok((total, extras))
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(1)
         .tcp_nodelay(true)
@@ -54,7 +68,7 @@ fn client() -> reqwest::Client {
 }
 
 /// The body on success, else the kind of failure ("HTTP 503", "timeout", ...).
-async fn exchange(req: reqwest::RequestBuilder) -> Result<Vec<u8>, String> {
+pub(crate) async fn exchange(req: reqwest::RequestBuilder) -> Result<Vec<u8>, String> {
     let resp = req.send().await.map_err(|e| transport_kind(&e))?;
     let status = resp.status();
     let body = resp.bytes().await.map_err(|e| transport_kind(&e))?;
@@ -77,7 +91,7 @@ fn transport_kind(e: &reqwest::Error) -> String {
 
 /// Records one finished request; after a transport error, pauses briefly so a dead
 /// server does not turn the worker into a busy loop.
-async fn record(
+pub(crate) async fn record(
     rec: &mut Recorder,
     window: &Window,
     started: Instant,

@@ -13,6 +13,11 @@
 //! Redis of the machine; build them with `cargo build --release -p nexpay-gateway
 //! -p nexpay-payments -p nexpay-provider-adapter -p nexpay-webhook-dispatcher
 //! -p nexpay-dashboard`).
+//!
+//! `--scenario providers` measures the test-mode Wave flow instead of sessions, on either
+//! wiring: payment initiation through the Wave connector and simulator, and the latency
+//! from a payer's approval to the payment being SUCCEEDED through the signed webhook
+//! (see `providers.rs`; the distributed wiring also needs `-p nexpay-sandbox-service`).
 
 mod ceiling;
 mod child;
@@ -21,6 +26,7 @@ mod distributed;
 mod load;
 mod machine;
 mod pg;
+mod providers;
 mod report;
 mod stats;
 
@@ -39,6 +45,14 @@ use crate::report::Report;
 enum Backend {
     Sqlite,
     Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Session creation and reads, against the storage ceiling.
+    Sessions,
+    /// Wave payment initiation and webhook → SUCCEEDED latency (test mode, simulator).
+    Providers,
 }
 
 #[derive(Debug, Parser)]
@@ -79,6 +93,27 @@ struct Args {
     /// instead of the standalone binary; implies PostgreSQL.
     #[arg(long)]
     distributed: bool,
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Scenario::Sessions)]
+    scenario: Scenario,
+    /// `--scenario providers`: connections of the initiation phases, one phase each.
+    #[arg(long, value_delimiter = ',', default_value = "8,32")]
+    initiate_concurrency: Vec<usize>,
+    /// `--scenario providers`: payments approved for the webhook latency.
+    #[arg(long, default_value_t = 200)]
+    webhook_payments: usize,
+    /// `--scenario providers`: approvals in flight at once (each worker approves one
+    /// payment and waits for SUCCEEDED before the next).
+    #[arg(long, default_value_t = 4)]
+    webhook_parallel: usize,
+    /// `--scenario providers`: interval of the store polls that watch for SUCCEEDED.
+    #[arg(long, default_value_t = 2)]
+    poll_ms: u64,
+    /// `--scenario providers`: during the webhook latency phase only, every call to the
+    /// Wave simulator's API (the status check included) waits this long, like a remote
+    /// provider's round trip.
+    #[arg(long, default_value_t = 0)]
+    sim_api_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -124,9 +159,9 @@ async fn run_distributed(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<(
     let name = format!("nexpay_bench_{pid}");
     cleanup.pg_databases.push(name.clone());
     let url = pg::create_database(&args.pg_admin_url, &name).await?;
-    let services = cleanup
-        .services
-        .insert(distributed::Services::start(&bin_dir, &data_dir, &url, &args.child_env).await?);
+    let services = cleanup.services.insert(
+        distributed::Services::start(&bin_dir, &data_dir, &url, &args.child_env, false).await?,
+    );
     let figures = distributed::measure(services, timing).await?;
     cleanup.stop_services().await;
     let ceiling = if args.no_ceiling {
@@ -150,14 +185,14 @@ async fn run_distributed(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<(
     Ok(())
 }
 
-async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
-    if args.distributed {
-        return run_distributed(args, cleanup).await;
-    }
-    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
-    let (timing, pid, data_dir) = prepare(args, cleanup)?;
-
-    let (backend, backend_detail, database_url) = match args.backend {
+/// The standalone child's database: (backend, description, URL).
+async fn standalone_database(
+    args: &Args,
+    cleanup: &mut Cleanup,
+    pid: u32,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(&'static str, String, String)> {
+    Ok(match args.backend {
         Backend::Sqlite => {
             let url = format!("sqlite://{}", data_dir.join("nexpay.db").display());
             (
@@ -178,7 +213,126 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
                 url,
             )
         }
+    })
+}
+
+/// The child's configuration as the reports state it.
+fn child_config(args: &Args) -> String {
+    let overrides: Vec<String> = child::BENCH_ENV
+        .iter()
+        .filter(|(k, _)| !args.child_env.iter().any(|(name, _)| name == k))
+        .map(|(k, v)| format!("{k}={v}"))
+        .chain(args.child_env.iter().map(|(k, v)| format!("{k}={v}")))
+        .collect();
+    format!(
+        "shipped defaults except {} (per-key rate limit raised for the load)",
+        overrides.join(" ")
+    )
+}
+
+fn provider_options(args: &Args) -> providers::Options {
+    providers::Options {
+        levels: args.initiate_concurrency.clone(),
+        warmup: Duration::from_secs(args.warmup),
+        duration: Duration::from_secs(args.duration),
+        payments: args.webhook_payments,
+        parallel: args.webhook_parallel,
+        poll: Duration::from_millis(args.poll_ms),
+        sim_api_delay: Duration::from_millis(args.sim_api_delay_ms),
+    }
+}
+
+async fn run_providers(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.initiate_concurrency.iter().all(|&c| c > 0),
+        "--initiate-concurrency values must be at least 1"
+    );
+    anyhow::ensure!(
+        args.webhook_payments > 0 && args.webhook_parallel > 0,
+        "--webhook-payments and --webhook-parallel must be at least 1"
+    );
+    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
+    let (_, pid, data_dir) = prepare(args, cleanup)?;
+    let opts = provider_options(args);
+    if args.distributed {
+        let bin_dir = bin
+            .parent()
+            .ok_or_else(|| anyhow::anyhow!("{} has no directory", bin.display()))?
+            .to_owned();
+        let name = format!("nexpay_bench_{pid}");
+        cleanup.pg_databases.push(name.clone());
+        let url = pg::create_database(&args.pg_admin_url, &name).await?;
+        let detail = pg::server_info(&args.pg_admin_url).unwrap_or_else(|| "PostgreSQL".to_owned());
+        let services = cleanup.services.insert(
+            distributed::Services::start(&bin_dir, &data_dir, &url, &args.child_env, true).await?,
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let gw = services.gateway();
+        let wiring = providers::Wiring {
+            api_base: gw.base_url.clone(),
+            sim_base: services.service(distributed::SANDBOX).base_url.clone(),
+            write_key: gw.write_key.clone(),
+            database_url: url,
+            pids: services.pids(),
+        };
+        let measured = providers::measure(&wiring, &opts).await;
+        services.check_alive("the provider flows")?;
+        let figures = measured?;
+        cleanup.stop_services().await;
+        figures.print(&providers::RunInfo {
+            wiring: "distributed (gateway, payments, provider-adapter, webhook-dispatcher, \
+                     dashboard and sandbox, one process each, over RabbitMQ and Redis)"
+                .to_owned(),
+            database: detail,
+            child_config: child_config(args),
+            command: command_line(),
+        });
+        return Ok(());
+    }
+    let (backend, backend_detail, database_url) =
+        standalone_database(args, cleanup, pid, &data_dir).await?;
+    eprintln!(
+        "starting {} ({backend}) on {}",
+        bin.display(),
+        data_dir.display()
+    );
+    let inst = cleanup
+        .instance
+        .insert(Instance::start(&bin, &data_dir, &database_url, &args.child_env).await?);
+    eprintln!("ready at {} (pid {}); idling 1 s", inst.base_url, inst.pid);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let wiring = providers::Wiring {
+        api_base: inst.base_url.clone(),
+        sim_base: inst.base_url.clone(),
+        write_key: inst.write_key.clone(),
+        database_url,
+        pids: vec![inst.pid],
     };
+    let measured = providers::measure(&wiring, &opts).await;
+    check_alive(cleanup, "the provider flows")?;
+    let figures = measured?;
+    cleanup.stop_child().await;
+    figures.print(&providers::RunInfo {
+        wiring: format!("standalone (one `nexpay` process), {backend}"),
+        database: backend_detail,
+        child_config: child_config(args),
+        command: command_line(),
+    });
+    Ok(())
+}
+
+async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    if args.scenario == Scenario::Providers {
+        return run_providers(args, cleanup).await;
+    }
+    if args.distributed {
+        return run_distributed(args, cleanup).await;
+    }
+    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
+    let (timing, pid, data_dir) = prepare(args, cleanup)?;
+
+    let (backend, backend_detail, database_url) =
+        standalone_database(args, cleanup, pid, &data_dir).await?;
 
     eprintln!(
         "starting {} ({backend}) on {}",
@@ -289,18 +443,7 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     let report = Report {
         backend,
         backend_detail,
-        child_config: {
-            let overrides: Vec<String> = child::BENCH_ENV
-                .iter()
-                .filter(|(k, _)| !args.child_env.iter().any(|(name, _)| name == k))
-                .map(|(k, v)| format!("{k}={v}"))
-                .chain(args.child_env.iter().map(|(k, v)| format!("{k}={v}")))
-                .collect();
-            format!(
-                "shipped defaults except {} (per-key rate limit raised for the load)",
-                overrides.join(" ")
-            )
-        },
+        child_config: child_config(args),
         concurrency: args.concurrency,
         duration_secs: args.duration,
         warmup_secs: args.warmup,

@@ -95,30 +95,74 @@ pub fn postgres_seconds() -> f64 {
 /// `getconf CLK_TCK` on every Linux architecture this runs on.
 const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
-/// Samples CPU time at the start and end of `window`.
-pub async fn sample_cpu(window: Window, server_pid: Option<u32>) -> CpuUse {
-    tokio::time::sleep_until(window.measure_from.into()).await;
-    let (s0, b0) = (
-        server_pid.and_then(|p| cpu_seconds(Some(p))),
-        cpu_seconds(None),
-    );
-    let m0 = machine_busy_seconds();
-    let pg0 = postgres_seconds();
-    tokio::time::sleep_until(window.until.into()).await;
-    let (s1, b1) = (
-        server_pid.and_then(|p| cpu_seconds(Some(p))),
-        cpu_seconds(None),
-    );
-    let m1 = machine_busy_seconds();
-    let pg1 = postgres_seconds();
-    let secs = (window.until - window.measure_from).as_secs_f64().max(1e-9);
-    CpuUse {
-        server_cores: s0.zip(s1).map(|(a, b)| (b - a) / secs),
-        bench_cores: b0.zip(b1).map(|(a, b)| (b - a) / secs).unwrap_or(0.0),
-        machine_cores: m0.zip(m1).map(|(a, b)| (b - a) / secs).unwrap_or(0.0),
-        // Backends that exited during the window drop out of the sum: never below zero.
-        postgres_cores: ((pg1 - pg0) / secs).max(0.0),
+/// CPU counters at one instant: the server processes (summed), this process, the
+/// machine and every `postgres` process.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSnapshot {
+    server: Option<f64>,
+    bench: Option<f64>,
+    machine: Option<f64>,
+    postgres: f64,
+    at: Instant,
+}
+
+impl CpuSnapshot {
+    /// `server_pids` empty: no server column.
+    pub fn take(server_pids: &[u32]) -> CpuSnapshot {
+        let server = if server_pids.is_empty() {
+            None
+        } else {
+            server_pids
+                .iter()
+                .map(|p| cpu_seconds(Some(*p)))
+                .sum::<Option<f64>>()
+        };
+        CpuSnapshot {
+            server,
+            bench: cpu_seconds(None),
+            machine: machine_busy_seconds(),
+            postgres: postgres_seconds(),
+            at: Instant::now(),
+        }
     }
+
+    /// Average use between `self` and the later snapshot `end`.
+    pub fn until(&self, end: &CpuSnapshot) -> CpuUse {
+        let secs = (end.at - self.at).as_secs_f64().max(1e-9);
+        CpuUse {
+            server_cores: self.server.zip(end.server).map(|(a, b)| (b - a) / secs),
+            bench_cores: self
+                .bench
+                .zip(end.bench)
+                .map(|(a, b)| (b - a) / secs)
+                .unwrap_or(0.0),
+            machine_cores: self
+                .machine
+                .zip(end.machine)
+                .map(|(a, b)| (b - a) / secs)
+                .unwrap_or(0.0),
+            // Backends that exited during the window drop out of the sum: never below zero.
+            postgres_cores: ((end.postgres - self.postgres) / secs).max(0.0),
+        }
+    }
+}
+
+/// Samples CPU time at the start and end of `window`; the server column sums the CPU
+/// of `server_pids` (none: no server column; several: the distributed services).
+pub async fn sample_cpu_of(window: Window, server_pids: Vec<u32>) -> CpuUse {
+    tokio::time::sleep_until(window.measure_from.into()).await;
+    let start = CpuSnapshot::take(&server_pids);
+    tokio::time::sleep_until(window.until.into()).await;
+    let end = CpuSnapshot::take(&server_pids);
+    let mut cpu = start.until(&end);
+    // The window's nominal length, as before, rather than the sampled one.
+    let secs = (window.until - window.measure_from).as_secs_f64().max(1e-9);
+    let scale = (end.at - start.at).as_secs_f64().max(1e-9) / secs;
+    cpu.server_cores = cpu.server_cores.map(|c| c * scale);
+    cpu.bench_cores *= scale;
+    cpu.machine_cores *= scale;
+    cpu.postgres_cores *= scale;
+    cpu
 }
 
 /// What one worker saw; workers' recorders are merged at the end of a phase.

@@ -236,7 +236,8 @@ impl WebhookProcessor {
     pub async fn run(self, poll: Duration) {
         loop {
             match self.process_batch().await {
-                Ok(n) if n as i64 == BATCH => continue,
+                // More may have arrived while this batch was processed.
+                Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "provider webhook processing failed"),
             }
@@ -251,30 +252,36 @@ impl WebhookProcessor {
             .claim_provider_webhooks(BATCH, chrono::Duration::seconds(LEASE_SECS))
             .await?;
         let n = rows.len();
-        for row in rows {
-            match self.process(&row).await {
-                Ok(outcome) => {
-                    self.store
-                        .mark_provider_webhook_processed(&row.id, &outcome)
-                        .await?
-                }
-                Err(reason) if row.attempts >= MAX_TRIES => {
-                    tracing::warn!(webhook = %row.id, %reason, "giving up on a provider webhook; reconciliation will check the payment");
-                    self.store
-                        .mark_provider_webhook_processed(&row.id, &format!("gave up: {reason}"))
-                        .await?
-                }
-                Err(reason) => {
-                    let backoff = 2i64.pow(row.attempts.clamp(0, 8) as u32).min(300);
-                    let retry_at = now() + chrono::Duration::seconds(backoff);
-                    tracing::info!(webhook = %row.id, %reason, backoff, "provider webhook deferred");
-                    self.store
-                        .defer_provider_webhook(&row.id, retry_at, &reason)
-                        .await?
-                }
+        // The rows of a batch are processed concurrently: each waits on the provider's
+        // status API and on payments, and one slow answer must not hold the others.
+        let results =
+            futures::future::join_all(rows.iter().map(|row| self.process_and_record(row))).await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(n)
+    }
+
+    async fn process_and_record(&self, row: &ProviderWebhookRow) -> nexpay_store::StoreResult<()> {
+        match self.process(row).await {
+            Ok(outcome) => {
+                self.store
+                    .mark_provider_webhook_processed(&row.id, &outcome)
+                    .await
+            }
+            Err(reason) if row.attempts >= MAX_TRIES => {
+                tracing::warn!(webhook = %row.id, %reason, "giving up on a provider webhook; reconciliation will check the payment");
+                self.store
+                    .mark_provider_webhook_processed(&row.id, &format!("gave up: {reason}"))
+                    .await
+            }
+            Err(reason) => {
+                let backoff = 2i64.pow(row.attempts.clamp(0, 8) as u32).min(300);
+                let retry_at = now() + chrono::Duration::seconds(backoff);
+                tracing::info!(webhook = %row.id, %reason, backoff, "provider webhook deferred");
+                self.store
+                    .defer_provider_webhook(&row.id, retry_at, &reason)
+                    .await
             }
         }
-        Ok(n)
     }
 
     /// `Ok(outcome)` when the row is done with; `Err` to try again later.
