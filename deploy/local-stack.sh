@@ -21,6 +21,10 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 export NEXPAY_DATA_DIR="${NEXPAY_DATA_DIR:-./data/local-stack}"
 export PUBLIC_URL="${PUBLIC_URL:-http://localhost:9090}"
 export HOST="${HOST:-127.0.0.1}"
+# Test mode: provider-adapter reaches the simulators on the sandbox's port, and they send
+# their webhooks straight to provider-adapter (Traefik routes both in production).
+export SANDBOX_URL="${SANDBOX_URL:-http://localhost:8085}"
+export SANDBOX_CALLBACK_URL="${SANDBOX_CALLBACK_URL:-http://127.0.0.1:8083}"
 bin="${CARGO_TARGET_DIR:-target}/release"
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
@@ -55,7 +59,8 @@ start() { # service port
     PORT="$2" "$bin/nexpay-$1" >"$NEXPAY_DATA_DIR/logs/$1.log" 2>&1 &
     pids+=("$!")
 }
-start sandbox 8085
+# The payer pages' links name the sandbox's own port.
+PUBLIC_URL="$SANDBOX_URL" start sandbox 8085
 start dashboard 9090
 start payments 8082
 start provider-adapter 8083
