@@ -152,17 +152,10 @@ impl Payments {
             ProviderState::Expired => {
                 let (event, to) = (AttemptEvent::Expire, "expired");
                 if attempt_transition(attempt_status, &event).is_ok() {
-                    plan.changes.push(StatusChange::Attempt {
-                        id: attempt.id.clone(),
-                        from: vec![attempt.status.clone()],
-                        set: AttemptUpdate {
-                            status: Some(to.to_owned()),
-                            resolved_at: Some(Some(at)),
-                            updated_at: Some(at),
-                            next_check_at: Some(None),
-                            ..Default::default()
-                        },
-                    });
+                    plan.changes.push(attempt_change(
+                        attempt,
+                        resolved(to, at, AttemptUpdate::default()),
+                    ));
                     plan.history.push(history(
                         &payment.id,
                         Some(&attempt.id),
@@ -225,20 +218,19 @@ impl Payments {
             .map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let payment_t = payment_transition(payment_status, &PaymentEvent::ProviderSucceeded);
         let second_success = matches!(payment_t, Err(TransitionError::Duplicate));
-        plan.changes.push(StatusChange::Attempt {
-            id: attempt.id.clone(),
-            from: vec![attempt.status.clone()],
-            set: AttemptUpdate {
-                status: Some("succeeded".to_owned()),
-                provider_transaction_id: Some(u.status.transaction_id.clone()),
-                late: Some(attempt_t.late),
-                resolved_at: Some(Some(at)),
-                updated_at: Some(at),
-                next_check_at: Some(None),
-                flag: second_success.then(|| Some("second_success".to_owned())),
-                ..Default::default()
-            },
-        });
+        plan.changes.push(attempt_change(
+            attempt,
+            resolved(
+                "succeeded",
+                at,
+                AttemptUpdate {
+                    provider_transaction_id: Some(u.status.transaction_id.clone()),
+                    late: Some(attempt_t.late),
+                    flag: second_success.then(|| Some("second_success".to_owned())),
+                    ..Default::default()
+                },
+            ),
+        ));
         plan.history.push(history(
             &payment.id,
             Some(&attempt.id),
@@ -346,19 +338,18 @@ impl Payments {
         if attempt_transition(attempt_status, &AttemptEvent::ProviderFailed).is_err() {
             return Ok(());
         }
-        plan.changes.push(StatusChange::Attempt {
-            id: attempt.id.clone(),
-            from: vec![attempt.status.clone()],
-            set: AttemptUpdate {
-                status: Some("failed".to_owned()),
-                failure_code: Some(Some(code.to_owned())),
-                failure_message: Some(Some(message.to_owned())),
-                resolved_at: Some(Some(at)),
-                updated_at: Some(at),
-                next_check_at: Some(None),
-                ..Default::default()
-            },
-        });
+        plan.changes.push(attempt_change(
+            attempt,
+            resolved(
+                "failed",
+                at,
+                AttemptUpdate {
+                    failure_code: Some(Some(code.to_owned())),
+                    failure_message: Some(Some(message.to_owned())),
+                    ..Default::default()
+                },
+            ),
+        ));
         plan.history.push(history(
             &payment.id,
             Some(&attempt.id),
@@ -443,15 +434,39 @@ impl Payments {
     }
 }
 
-/// Sets a flag on an attempt, whatever its status (which must not have moved).
-fn flag(attempt: &nexpay_store::AttemptRow, flag: &str, at: chrono::NaiveDateTime) -> StatusChange {
+/// A conditional change of `attempt`: applied only if its status has not moved since it
+/// was read.
+pub(crate) fn attempt_change(
+    attempt: &nexpay_store::AttemptRow,
+    set: AttemptUpdate,
+) -> StatusChange {
     StatusChange::Attempt {
         id: attempt.id.clone(),
         from: vec![attempt.status.clone()],
-        set: AttemptUpdate {
+        set,
+    }
+}
+
+/// `set`, completed to move an attempt to the final status `to` at `at`, with nothing
+/// left for reconciliation to check.
+pub(crate) fn resolved(to: &str, at: chrono::NaiveDateTime, set: AttemptUpdate) -> AttemptUpdate {
+    AttemptUpdate {
+        status: Some(to.to_owned()),
+        resolved_at: Some(Some(at)),
+        updated_at: Some(at),
+        next_check_at: Some(None),
+        ..set
+    }
+}
+
+/// Sets a flag on an attempt, whatever its status (which must not have moved).
+fn flag(attempt: &nexpay_store::AttemptRow, flag: &str, at: chrono::NaiveDateTime) -> StatusChange {
+    attempt_change(
+        attempt,
+        AttemptUpdate {
             flag: Some(Some(flag.to_owned())),
             updated_at: Some(at),
             ..Default::default()
         },
-    }
+    )
 }

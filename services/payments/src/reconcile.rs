@@ -14,10 +14,11 @@ use nexpay_bus::{BusError, Envelope, HandlerError};
 use nexpay_contracts::{
     kinds, queues, ExpireCheckout, FetchStatus, ProviderStatus, ProviderUpdate,
 };
-use nexpay_store::{now, AttemptUpdate, ReconcileTarget, StatusChange, StoreError, StoreResult};
+use nexpay_store::{now, AttemptUpdate, ReconcileTarget, StoreError, StoreResult};
 use serde_json::json;
 
 use crate::events::history;
+use crate::provider_updates::{attempt_change, resolved};
 use crate::Payments;
 
 /// When attempts are checked. Configured by `RECONCILE_*` variables.
@@ -255,16 +256,10 @@ impl Reconciler {
     /// Moves an open attempt to `to` (expired / cancelled) on our side.
     async fn close_locally(&self, t: &ReconcileTarget, to: &str, why: &str) {
         let at = now();
-        let changes = [StatusChange::Attempt {
-            id: t.attempt.id.clone(),
-            from: vec![t.attempt.status.clone()],
-            set: AttemptUpdate {
-                status: Some(to.to_owned()),
-                resolved_at: Some(Some(at)),
-                updated_at: Some(at),
-                ..Default::default()
-            },
-        }];
+        let changes = [attempt_change(
+            &t.attempt,
+            resolved(to, at, AttemptUpdate::default()),
+        )];
         let hist = [history(
             &t.payment.id,
             Some(&t.attempt.id),

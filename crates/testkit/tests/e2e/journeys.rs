@@ -90,16 +90,25 @@ async fn session_status(app: &TestApp, session: &str) -> String {
     r.data()["status"].as_str().unwrap_or_default().to_owned()
 }
 
-async fn wait_session(app: &TestApp, session: &str, want: &str) {
-    let reached = eventually(WAIT, || async {
-        (session_status(app, session).await == want).then_some(())
-    })
-    .await;
+/// Polls `read` until it returns `want`, failing with what it last read after [`WAIT`].
+async fn wait_until<F, Fut>(what: &str, want: &str, read: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let reached = eventually(WAIT, || async { (read().await == want).then_some(()) }).await;
     assert!(
         reached.is_some(),
-        "session {session} never became {want} (now {})",
-        session_status(app, session).await
+        "{what} never became {want} (now {})",
+        read().await
     );
+}
+
+async fn wait_session(app: &TestApp, session: &str, want: &str) {
+    wait_until(&format!("session {session}"), want, || {
+        session_status(app, session)
+    })
+    .await;
 }
 
 async fn payment_status(app: &TestApp, reference: &str) -> String {
@@ -112,15 +121,10 @@ async fn payment_status(app: &TestApp, reference: &str) -> String {
 }
 
 async fn wait_payment(app: &TestApp, reference: &str, want: &str) {
-    let reached = eventually(WAIT, || async {
-        (payment_status(app, reference).await == want).then_some(())
+    wait_until(&format!("payment {reference}"), want, || {
+        payment_status(app, reference)
     })
     .await;
-    assert!(
-        reached.is_some(),
-        "payment {reference} never became {want} (now {})",
-        payment_status(app, reference).await
-    );
 }
 
 async fn payment_id(app: &TestApp, reference: &str) -> String {
