@@ -325,6 +325,10 @@ def check_compose_common(r: Report, root: Path, name: str, doc: dict, documented
         unknown = sorted(k for k in env if k not in known_env)
         r.check(not unknown, f"{svc_name}: every environment variable is one NexPay reads",
                 f"unknown: {unknown}")
+        holds_key = "ENCRYPTION_KEY" in env
+        r.check(holds_key == (svc_name == "provider-adapter"),
+                f"{svc_name}: ENCRYPTION_KEY given only to provider-adapter",
+                "has it" if holds_key else "lacks it")
         expected_mode = "production" if prod else "development"
         r.check(env.get("NEXPAY_ENV") == expected_mode, f"{svc_name}: NEXPAY_ENV={expected_mode}")
         for url_var, scheme, host in (("DATABASE_URL", "postgres://", "@postgres:5432/"),
@@ -747,6 +751,11 @@ MUTATIONS = (
      "printf 'nxp_%s_live_%s' \"$1\" \"$(random_base62 43)\"",
      "printf 'nxp_%s_live_%s' \"$1\" \"$(random_base62 40)\"",
      "X_WRITE_KEY has the format"),
+    ("encryption key shared with every service", "docker-compose-prod.yml",
+     "  JWT_SECRET: ${JWT_SECRET:?JWT_SECRET is required (openssl rand -base64 48)}\n",
+     "  JWT_SECRET: ${JWT_SECRET:?JWT_SECRET is required (openssl rand -base64 48)}\n"
+     "  ENCRYPTION_KEY: ${ENCRYPTION_KEY:?required}\n",
+     "gateway: ENCRYPTION_KEY given only to provider-adapter"),
     ("secrets rotated on every run", "install.sh",
      'current=$(env_value "$env_file" "$key")\n        if', 'current=""\n        if',
      "a second run keeps every secret"),

@@ -50,7 +50,9 @@ pub struct Config {
     pub db_max_connections: usize,
     pub amqp_url: Option<Secret>,
     pub redis_url: Option<Secret>,
-    pub encryption_key: Secret,
+    /// `ENCRYPTION_KEY`, which seals and opens provider secrets. Only the process that
+    /// holds it (provider-adapter, or standalone) has it: see [`Config::load_without_key`].
+    pub encryption_key: Option<Secret>,
     pub jwt_secret: Secret,
     pub admin_email: String,
     pub admin_password: Option<Secret>,
@@ -88,7 +90,24 @@ impl Config {
         Config::load(Source::from_env()?)
     }
 
+    /// Loads the configuration of a process that holds `ENCRYPTION_KEY` (required in
+    /// production, generated once in development).
     pub fn load(src: Source) -> Result<Config, ConfigError> {
+        Config::load_as(src, true)
+    }
+
+    /// Like [`Config::from_env`], for a service that never opens provider secrets: it
+    /// does not read `ENCRYPTION_KEY`, even when its environment sets it.
+    pub fn from_env_without_key() -> Result<Config, ConfigError> {
+        Config::load_without_key(Source::from_env()?)
+    }
+
+    /// Loads the configuration of a service that does not hold `ENCRYPTION_KEY`.
+    pub fn load_without_key(src: Source) -> Result<Config, ConfigError> {
+        Config::load_as(src, false)
+    }
+
+    fn load_as(src: Source, key_holder: bool) -> Result<Config, ConfigError> {
         let mode = match src
             .get("NEXPAY_ENV")
             .or_else(|| src.get("NODE_ENV"))
@@ -143,7 +162,7 @@ impl Config {
             ));
         }
 
-        let secrets = secrets::resolve(&src, mode, &data_dir)?;
+        let secrets = secrets::resolve(&src, mode, &data_dir, key_holder)?;
         Ok(Config {
             mode,
             http_host,

@@ -13,7 +13,7 @@ use crate::source::Source;
 use crate::{ConfigError, RunMode};
 
 pub(crate) struct Resolved {
-    pub encryption_key: Secret,
+    pub encryption_key: Option<Secret>,
     pub jwt_secret: Secret,
     pub admin_password: Option<Secret>,
     pub x_write_key: Option<Secret>,
@@ -37,6 +37,7 @@ pub(crate) fn resolve(
     src: &Source,
     mode: RunMode,
     data_dir: &Path,
+    key_holder: bool,
 ) -> Result<Resolved, ConfigError> {
     let production = mode == RunMode::Production;
     let mut stored = Source::default();
@@ -48,11 +49,10 @@ pub(crate) fn resolve(
     }
     let mut generated = Vec::new();
 
-    let encryption_key =
-        match src
-            .get("ENCRYPTION_KEY")
-            .or_else(|| stored.get("ENCRYPTION_KEY"))
-        {
+    // Only the process that opens provider secrets holds the key; the others never
+    // read it, even when a shared environment file sets it.
+    let encryption_key = if key_holder {
+        Some(match src.get("ENCRYPTION_KEY").or_else(|| stored.get("ENCRYPTION_KEY")) {
             Some(k) if !is_weak_encryption_key(&k) => k,
             Some(_) => return Err(ConfigError::invalid(
                 "ENCRYPTION_KEY",
@@ -68,7 +68,10 @@ pub(crate) fn resolve(
                 generated.push("ENCRYPTION_KEY");
                 SealingKey::generate().1
             }
-        };
+        })
+    } else {
+        None
+    };
     let jwt_secret = match src.get("JWT_SECRET").or_else(|| stored.get("JWT_SECRET")) {
         Some(s) if production && is_weak_token_secret(&s) => {
             return Err(ConfigError::invalid("JWT_SECRET", "is too weak (at least 32 random characters, not an example value); generate one with `openssl rand -base64 48`"))
@@ -97,20 +100,24 @@ pub(crate) fn resolve(
     let x_read_key = legacy_key(src, "X_READ_KEY", KeyKind::Read, production)?;
 
     if !generated.is_empty() {
-        persist(
-            &path,
-            &[
-                ("ENCRYPTION_KEY", &encryption_key),
-                ("JWT_SECRET", &jwt_secret),
-                (
-                    "ADMIN_PASSWORD",
-                    admin_password.as_deref().unwrap_or_default(),
-                ),
-            ],
-        )?;
+        // A process that does not hold the key keeps the one another process of the
+        // same data directory generated.
+        let kept_key = encryption_key
+            .clone()
+            .or_else(|| stored.get("ENCRYPTION_KEY"));
+        let mut values = Vec::new();
+        if let Some(key) = &kept_key {
+            values.push(("ENCRYPTION_KEY", key.as_str()));
+        }
+        values.push(("JWT_SECRET", &jwt_secret));
+        values.push((
+            "ADMIN_PASSWORD",
+            admin_password.as_deref().unwrap_or_default(),
+        ));
+        persist(&path, &values)?;
     }
     Ok(Resolved {
-        encryption_key: Secret::new(encryption_key),
+        encryption_key: encryption_key.map(Secret::new),
         jwt_secret: Secret::new(jwt_secret),
         admin_password: admin_password.map(Secret::new),
         x_write_key,

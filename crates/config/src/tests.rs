@@ -31,8 +31,8 @@ fn dev_generates_secrets_once_and_reuses_them() {
     let second = Config::load(Source::from_pairs(pairs)).unwrap();
     assert!(second.generated_secrets.is_empty());
     assert_eq!(
-        first.encryption_key.expose(),
-        second.encryption_key.expose()
+        first.encryption_key.as_ref().unwrap().expose(),
+        second.encryption_key.as_ref().unwrap().expose()
     );
     assert_eq!(first.jwt_secret.expose(), second.jwt_secret.expose());
     #[cfg(unix)]
@@ -185,4 +185,67 @@ fn rate_limit_defaults_and_overrides() {
         .unwrap_err();
         assert!(err.to_string().starts_with(name), "{err}");
     }
+}
+
+#[test]
+fn only_the_key_holder_reads_the_encryption_key() {
+    // In production a service that does not hold the key starts without it, and does
+    // not take it even when its environment sets it.
+    let d = dir();
+    let base = [
+        ("NEXPAY_ENV", "production"),
+        ("JWT_SECRET", JWT),
+        ("ADMIN_PASSWORD", PW),
+        ("X_WRITE_KEY", WK),
+        ("X_READ_KEY", RK),
+        ("APP_DOMAIN", "pay.example.com"),
+    ];
+    let pairs = |extra: &[(&'static str, &'static str)]| -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> =
+            vec![("NEXPAY_DATA_DIR".into(), d.display().to_string())];
+        all.extend(
+            base.iter()
+                .chain(extra)
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        all
+    };
+    let without = Config::load_without_key(Source::from_pairs(pairs(&[]))).unwrap();
+    assert!(without.encryption_key.is_none());
+    let given = Config::load_without_key(Source::from_pairs(pairs(&[("ENCRYPTION_KEY", KEY)])));
+    assert!(given.unwrap().encryption_key.is_none());
+    // The holder still refuses to start without it.
+    let err = Config::load(Source::from_pairs(pairs(&[])))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ENCRYPTION_KEY"), "{err}");
+    let holder = Config::load(Source::from_pairs(pairs(&[("ENCRYPTION_KEY", KEY)]))).unwrap();
+    assert_eq!(holder.encryption_key.unwrap().expose(), KEY);
+}
+
+#[test]
+fn dev_processes_sharing_a_data_dir_keep_one_key() {
+    // A service without the key starts first and persists the secrets it generated;
+    // the key holder then adds the key, and a later start of either keeps everything.
+    let d = dir();
+    let pairs = || vec![("NEXPAY_DATA_DIR".to_string(), d.display().to_string())];
+    let first = Config::load_without_key(Source::from_pairs(pairs())).unwrap();
+    assert_eq!(
+        first.generated_secrets,
+        vec!["JWT_SECRET", "ADMIN_PASSWORD"]
+    );
+    let text = std::fs::read_to_string(d.join("secrets.env")).unwrap();
+    assert!(!text.contains("ENCRYPTION_KEY"), "{text}");
+
+    let holder = Config::load(Source::from_pairs(pairs())).unwrap();
+    assert_eq!(holder.generated_secrets, vec!["ENCRYPTION_KEY"]);
+    assert_eq!(holder.jwt_secret.expose(), first.jwt_secret.expose());
+    let key = holder.encryption_key.unwrap().expose().to_owned();
+
+    let again = Config::load(Source::from_pairs(pairs())).unwrap();
+    assert!(again.generated_secrets.is_empty());
+    assert_eq!(again.encryption_key.unwrap().expose(), key);
+    let other = Config::load_without_key(Source::from_pairs(pairs())).unwrap();
+    assert!(other.generated_secrets.is_empty());
+    assert_eq!(other.jwt_secret.expose(), first.jwt_secret.expose());
 }

@@ -26,4 +26,5 @@ pub mod kinds {
     pub const CREATE_CHECKOUT: &str = "provider.create_checkout";
     pub const FETCH_STATUS: &str = "provider.fetch_status";
     pub const EXPIRE_CHECKOUT: &str = "provider.expire_checkout";
+    pub const SEAL_PROVIDER_CONFIG: &str = "provider.seal_config";
 }

@@ -107,3 +107,30 @@ pub mod sandbox {
     pub const WAVE_WEBHOOK_PATH: &str = "/api/v1/webhook/wave";
     pub const OM_WEBHOOK_PATH: &str = "/api/v1/webhook/om";
 }
+
+/// dashboard → provider-adapter: seal a provider configuration an admin saved. Only
+/// provider-adapter holds `ENCRYPTION_KEY`; the dashboard stores the sealed value it
+/// gets back. Sealing is not an oracle: nothing on the bus ever opens a configuration.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealProviderConfig {
+    /// `wave` or `om`: also the associated data of the seal.
+    pub code: String,
+    /// The configuration document, secrets included.
+    pub config: serde_json::Value,
+}
+
+impl std::fmt::Debug for SealProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealProviderConfig")
+            .field("code", &self.code)
+            .field("config", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The reply to [`SealProviderConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedProviderConfig {
+    /// `<key id>.<nonce and ciphertext>`, as stored in `providers.sealed_config`.
+    pub sealed: String,
+}

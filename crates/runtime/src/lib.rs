@@ -23,10 +23,19 @@ pub use bus::MeteredBus;
 pub use health::{routes as health_routes, Probes};
 pub use metrics::Metrics;
 
+/// The one service that holds `ENCRYPTION_KEY`: it seals and opens provider secrets.
+pub const KEY_HOLDER: &str = "provider-adapter";
+
 /// Loads the configuration from the environment; a service's own default port applies
-/// when `PORT` is not set. Exits with status 2 and a message on a configuration error.
+/// when `PORT` is not set. Only [`KEY_HOLDER`] reads `ENCRYPTION_KEY`. Exits with
+/// status 2 and a message on a configuration error.
 pub fn load_config(service: &str, default_port: u16) -> Config {
-    match Config::from_env() {
+    let loaded = if service == KEY_HOLDER {
+        Config::from_env()
+    } else {
+        Config::from_env_without_key()
+    };
+    match loaded {
         Ok(mut config) => {
             if std::env::var_os("PORT").is_none() {
                 config.http_port = default_port;

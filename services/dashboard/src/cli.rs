@@ -367,7 +367,8 @@ pub async fn provider_configure_wave(
     out: &mut dyn Write,
 ) -> CliResult<ProviderView> {
     providers::ensure_built_in(store).await?;
-    let p = providers::configure_wave(store, config, ACTOR_CLI, input).await?;
+    let sealer = providers::Sealer::new(config, None)?;
+    let p = providers::configure_wave(store, config, &sealer, ACTOR_CLI, input).await?;
     writeln!(out, "Saved the Wave configuration (secrets sealed).")?;
     print_provider(out, &p)?;
     Ok(p)
@@ -381,7 +382,8 @@ pub async fn provider_configure_om(
     out: &mut dyn Write,
 ) -> CliResult<ProviderView> {
     providers::ensure_built_in(store).await?;
-    let p = providers::configure_om(store, config, ACTOR_CLI, input).await?;
+    let sealer = providers::Sealer::new(config, None)?;
+    let p = providers::configure_om(store, config, &sealer, ACTOR_CLI, input).await?;
     writeln!(
         out,
         "Saved the Orange Money configuration (secrets sealed)."

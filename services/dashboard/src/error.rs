@@ -46,6 +46,9 @@ pub enum AdminError {
     /// Details go to the log (and to the CLI operator); HTTP clients get a fixed text.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Another service this action needs did not answer; retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 fn join_issues(issues: &[FieldIssue]) -> String {
@@ -70,6 +73,7 @@ impl AdminError {
             AdminError::NotFound(_) => "not_found",
             AdminError::Conflict(_) => "conflict",
             AdminError::Internal(_) => "internal_error",
+            AdminError::Unavailable(_) => "service_unavailable",
         }
     }
 
@@ -130,6 +134,7 @@ impl ResponseError for AdminError {
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -24,6 +24,7 @@ pub mod project_input;
 pub mod projects;
 pub mod providers;
 pub mod request_id;
+pub mod reviews;
 mod routes;
 pub mod session;
 

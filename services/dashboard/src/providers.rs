@@ -2,9 +2,11 @@
 //! their configuration and sending a test payment.
 //!
 //! The configuration is global to the instance (every project uses it). Secrets are
-//! sealed here with `ENCRYPTION_KEY` (AES-256-GCM, the provider code as associated
-//! data) and never opened: only provider-adapter opens them, to build the live
-//! connectors. What this module returns shows a secret as `configured` plus its last
+//! sealed with `ENCRYPTION_KEY` (AES-256-GCM, the provider code as associated data) by
+//! the process that holds the key: provider-adapter, asked over the bus, when the
+//! dashboard runs as its own service without the key; the process itself in standalone
+//! and the CLI. Nothing here ever opens them: only provider-adapter does, to build the
+//! live connectors. What this module returns shows a secret as `configured` plus its last
 //! four characters, never more.
 //!
 //! A provider serves LIVE payments when it is enabled, its secrets are complete
@@ -15,7 +17,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use nexpay_config::Config;
-use nexpay_contracts::{kinds, queues, Caller, Customer, InitiatePayment, PaymentInitiated};
+use nexpay_contracts::{
+    kinds, queues, Caller, Customer, InitiatePayment, PaymentInitiated, SealProviderConfig,
+    SealedProviderConfig,
+};
 use nexpay_security::{Keyring, SealingKey, Secret};
 use nexpay_store::{
     OmConfigDoc, OmWebhookDoc, OmWebhookStrategy, ProviderConfigDoc, ProviderConfigUpdate,
@@ -550,11 +555,72 @@ fn om_summary(doc: &OmConfigDoc) -> Value {
     })
 }
 
-/// The key that seals provider configurations (`ENCRYPTION_KEY`).
-fn keyring(config: &Config) -> AdminResult<Keyring> {
-    let key = SealingKey::from_base64(config.encryption_key.expose())
-        .map_err(|e| AdminError::Internal(format!("ENCRYPTION_KEY: {e}")))?;
-    Ok(Keyring::new(key, Vec::new()))
+/// What seals a configuration: the key itself, when this process holds it, or
+/// provider-adapter over the bus.
+pub enum Sealer<'a> {
+    Key(Box<Keyring>),
+    ProviderAdapter {
+        bus: &'a dyn nexpay_bus::Bus,
+        timeout: Duration,
+    },
+}
+
+impl<'a> Sealer<'a> {
+    /// The key of `config` when it has one, else provider-adapter through `bus`.
+    pub fn new(config: &Config, bus: Option<&'a dyn nexpay_bus::Bus>) -> AdminResult<Self> {
+        if let Some(encoded) = &config.encryption_key {
+            let key = SealingKey::from_base64(encoded.expose())
+                .map_err(|e| AdminError::Internal(format!("ENCRYPTION_KEY: {e}")))?;
+            return Ok(Sealer::Key(Box::new(Keyring::new(key, Vec::new()))));
+        }
+        match bus {
+            Some(bus) => Ok(Sealer::ProviderAdapter {
+                bus,
+                timeout: config.rpc_timeout,
+            }),
+            None => Err(AdminError::Internal(
+                "cannot seal provider secrets here: ENCRYPTION_KEY is not set in this process (only provider-adapter holds it); use the admin API, or run the command where ENCRYPTION_KEY is set".into(),
+            )),
+        }
+    }
+
+    async fn seal(&self, doc: &ProviderConfigDoc) -> AdminResult<String> {
+        let code = doc.code();
+        match self {
+            Sealer::Key(keyring) => {
+                let plaintext = serde_json::to_vec(doc).map_err(|e| {
+                    AdminError::Internal(format!("cannot encode the configuration: {e}"))
+                })?;
+                Ok(keyring.seal(&plaintext, code.as_bytes()))
+            }
+            Sealer::ProviderAdapter { bus, timeout } => {
+                let cmd = SealProviderConfig {
+                    code: code.to_owned(),
+                    config: serde_json::to_value(doc).map_err(|e| {
+                        AdminError::Internal(format!("cannot encode the configuration: {e}"))
+                    })?,
+                };
+                let payload = serde_json::to_value(&cmd)
+                    .map_err(|e| AdminError::Internal(format!("cannot encode the command: {e}")))?;
+                let correlation = format!("seal_{}", nexpay_security::random_hex(8));
+                let envelope =
+                    nexpay_bus::Envelope::new(kinds::SEAL_PROVIDER_CONFIG, correlation, payload);
+                let reply = bus
+                    .request(queues::PROVIDERS, envelope, *timeout)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "sealing a provider configuration failed");
+                        AdminError::Unavailable(
+                            "provider-adapter, which seals provider secrets, did not answer; nothing was saved, try again".into(),
+                        )
+                    })?;
+                let sealed: SealedProviderConfig = serde_json::from_value(reply).map_err(|e| {
+                    AdminError::Internal(format!("unexpected provider-adapter reply: {e}"))
+                })?;
+                Ok(sealed.sealed)
+            }
+        }
+    }
 }
 
 /// Seals and stores `doc`. `webhook_ok` is true when the webhook needs nothing more
@@ -563,19 +629,17 @@ fn keyring(config: &Config) -> AdminResult<Keyring> {
 async fn save(
     store: &Store,
     config: &Config,
+    sealer: &Sealer<'_>,
     actor: &str,
     doc: ProviderConfigDoc,
-    summary: Value,
     webhook_ok: bool,
-    audit_detail: Value,
+    (summary, audit_detail): (Value, Value),
 ) -> AdminResult<ProviderView> {
     let code = doc.code();
     if store.get_provider(code).await?.is_none() {
         return Err(AdminError::NotFound("provider"));
     }
-    let plaintext = serde_json::to_vec(&doc)
-        .map_err(|e| AdminError::Internal(format!("cannot encode the configuration: {e}")))?;
-    let sealed = keyring(config)?.seal(&plaintext, code.as_bytes());
+    let sealed = sealer.seal(&doc).await?;
     let summary = summary.to_string();
     let update = ProviderConfigUpdate {
         sealed_config: Some(&sealed),
@@ -594,6 +658,7 @@ async fn save(
 pub async fn configure_wave(
     store: &Store,
     config: &Config,
+    sealer: &Sealer<'_>,
     actor: &str,
     input: &WaveInput,
 ) -> AdminResult<ProviderView> {
@@ -608,11 +673,11 @@ pub async fn configure_wave(
     save(
         store,
         config,
+        sealer,
         actor,
         ProviderConfigDoc::Wave(doc),
-        summary,
         webhook_ok,
-        detail,
+        (summary, detail),
     )
     .await
 }
@@ -621,6 +686,7 @@ pub async fn configure_wave(
 pub async fn configure_om(
     store: &Store,
     config: &Config,
+    sealer: &Sealer<'_>,
     actor: &str,
     input: &OmInput,
 ) -> AdminResult<ProviderView> {
@@ -638,11 +704,11 @@ pub async fn configure_om(
     save(
         store,
         config,
+        sealer,
         actor,
         ProviderConfigDoc::Om(doc),
-        summary,
         webhook_ok,
-        detail,
+        (summary, detail),
     )
     .await
 }
@@ -651,6 +717,7 @@ pub async fn configure_om(
 pub async fn configure(
     store: &Store,
     config: &Config,
+    sealer: &Sealer<'_>,
     actor: &str,
     code: &str,
     body: Value,
@@ -659,11 +726,11 @@ pub async fn configure(
     match code {
         "wave" => {
             let input: WaveInput = serde_json::from_value(body).map_err(bad)?;
-            configure_wave(store, config, actor, &input).await
+            configure_wave(store, config, sealer, actor, &input).await
         }
         "om" => {
             let input: OmInput = serde_json::from_value(body).map_err(bad)?;
-            configure_om(store, config, actor, &input).await
+            configure_om(store, config, sealer, actor, &input).await
         }
         _ => Err(AdminError::NotFound("provider")),
     }

@@ -67,7 +67,9 @@ async fn setup(db: &TestDb) -> (Payments, InProcessBus, String) {
         Arc::new(nexpay_providers::InMemoryTokenCache::new()),
     )
     .unwrap();
-    ProviderAdapter::new(connectors)
+    let keyring =
+        nexpay_security::Keyring::new(nexpay_security::SealingKey::generate().0, Vec::new());
+    ProviderAdapter::new(connectors, keyring)
         .serve(shared.as_ref(), ConsumerOptions::default())
         .await
         .unwrap();

@@ -1,8 +1,9 @@
 #![forbid(unsafe_code)]
 //! provider-adapter: the only service that talks to providers. It serves the
 //! `provider-adapter.commands` queue (open a checkout, check a status, expire a
-//! checkout) with one connector per provider and mode, and receives the providers'
-//! webhooks on `/api/v1/webhook/{code}` ([`inbox`]).
+//! checkout, seal a provider configuration) with one connector per provider and mode,
+//! and receives the providers' webhooks on `/api/v1/webhook/{code}` ([`inbox`]). It is
+//! the only service that holds `ENCRYPTION_KEY`.
 
 pub mod inbox;
 pub mod live;
@@ -13,11 +14,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use nexpay_bus::{Bus, BusError, ConsumerHandle, ConsumerOptions, Envelope, Handler, HandlerError};
-use nexpay_contracts::{kinds, queues, sandbox, CreateCheckout, ExpireCheckout, FetchStatus};
+use nexpay_contracts::{
+    kinds, queues, sandbox, CreateCheckout, ExpireCheckout, FetchStatus, SealProviderConfig,
+    SealedProviderConfig,
+};
 use nexpay_providers::{
     Connector, ConnectorError, OrangeMoneyConfig, OrangeMoneyConnector, TokenCache, WaveConfig,
     WaveConnector, WaveWebhookAuth,
 };
+
+use nexpay_security::Keyring;
+use nexpay_store::ProviderConfigDoc;
 
 pub use inbox::{WebhookInbox, WebhookProcessor};
 pub use tokens::SharedTokenCache;
@@ -110,11 +117,17 @@ impl Connectors {
 
 pub struct ProviderAdapter {
     connectors: Connectors,
+    /// `ENCRYPTION_KEY`: seals the configurations admins save (the dashboard does not
+    /// hold it).
+    keyring: Keyring,
 }
 
 impl ProviderAdapter {
-    pub fn new(connectors: Connectors) -> Self {
-        ProviderAdapter { connectors }
+    pub fn new(connectors: Connectors, keyring: Keyring) -> Self {
+        ProviderAdapter {
+            connectors,
+            keyring,
+        }
     }
 
     pub async fn serve(
@@ -167,6 +180,27 @@ impl ProviderAdapter {
             .map_err(connector_error)?;
         Ok(serde_json::json!({}))
     }
+
+    /// Seals a provider configuration: only a well-formed document of a known provider,
+    /// under its own code as associated data.
+    fn seal_config(&self, cmd: SealProviderConfig) -> Result<serde_json::Value, HandlerError> {
+        let invalid =
+            |message: String| HandlerError::rejected(422, "invalid_provider_config", message);
+        let doc: ProviderConfigDoc = serde_json::from_value(cmd.config)
+            .map_err(|e| invalid(format!("not a provider configuration: {e}")))?;
+        if doc.code() != cmd.code {
+            return Err(invalid(format!(
+                "a {} configuration cannot be sealed for {}",
+                doc.code(),
+                cmd.code
+            )));
+        }
+        let plaintext =
+            serde_json::to_vec(&doc).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let sealed = self.keyring.seal(&plaintext, doc.code().as_bytes());
+        serde_json::to_value(SealedProviderConfig { sealed })
+            .map_err(|e| HandlerError::Permanent(e.to_string()))
+    }
 }
 
 /// Provider errors are answered, not retried here: the caller owns the deadline (and
@@ -195,6 +229,7 @@ impl Handler for ProviderAdapter {
             kinds::CREATE_CHECKOUT => self.create_checkout(msg.decode().map_err(bad)?).await,
             kinds::FETCH_STATUS => self.fetch_status(msg.decode().map_err(bad)?).await,
             kinds::EXPIRE_CHECKOUT => self.expire(msg.decode().map_err(bad)?).await,
+            kinds::SEAL_PROVIDER_CONFIG => self.seal_config(msg.decode().map_err(bad)?),
             other => Err(HandlerError::Permanent(format!("unknown command {other}"))),
         }
     }

@@ -23,7 +23,7 @@ use nexpay_providers::{
     Connector, OrangeMoneyConfig, OrangeMoneyConnector, TokenCache, WaveConfig, WaveConnector,
     WaveWebhookAuth,
 };
-use nexpay_security::{Keyring, SealError, SealingKey, Secret};
+use nexpay_security::{Keyring, SealingKey, Secret};
 use nexpay_store::{
     OmConfigDoc, OmWebhookStrategy, ProviderConfigDoc, Store, WaveConfigDoc, WaveWebhookStrategy,
 };
@@ -47,9 +47,14 @@ const REGISTRATION_RETRY: Duration = Duration::from_secs(30);
 /// How often the background task looks for a callback to register.
 const AUTO_CONFIGURE_EVERY: Duration = Duration::from_secs(5);
 
-/// The keyring that opens provider configurations: `ENCRYPTION_KEY`.
-pub fn keyring(config: &nexpay_config::Config) -> Result<Keyring, SealError> {
-    let key = SealingKey::from_base64(config.encryption_key.expose())?;
+/// The keyring that seals and opens provider configurations: `ENCRYPTION_KEY`.
+pub fn keyring(config: &nexpay_config::Config) -> anyhow::Result<Keyring> {
+    let encoded = config.encryption_key.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "ENCRYPTION_KEY is not set: provider-adapter needs it to open provider secrets"
+        )
+    })?;
+    let key = SealingKey::from_base64(encoded.expose())?;
     Ok(Keyring::new(key, Vec::new()))
 }
 

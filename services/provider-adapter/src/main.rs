@@ -25,9 +25,10 @@ async fn main() -> anyhow::Result<()> {
     // is away: each replica then fetches its own).
     let cache = rt::connect_cache(&config)?;
     let om_tokens: Arc<dyn TokenCache> = Arc::new(SharedTokenCache::new(cache.shared()));
+    let keyring = live::keyring(&config)?;
     let live = LiveConnectors::new(
         store.clone(),
-        live::keyring(&config)?,
+        keyring.clone(),
         LiveSettings {
             public_url: config.public_url.clone(),
             om_token_cache: om_tokens.clone(),
@@ -40,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     )?
     .with_live(Arc::new(live));
 
-    let consumer = ProviderAdapter::new(connectors.clone())
+    let consumer = ProviderAdapter::new(connectors.clone(), keyring)
         .serve(bus.as_ref(), rt::consumer_options())
         .await?;
     metrics.watch_queues(bus.clone(), &[nexpay_contracts::queues::PROVIDERS]);

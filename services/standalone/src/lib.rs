@@ -73,9 +73,10 @@ impl Application {
         // provider-adapter: test mode through the real connectors to the simulators this
         // process serves itself; live mode from the configuration the admin saved.
         let om_tokens: Arc<dyn TokenCache> = Arc::new(InMemoryTokenCache::new());
+        let keyring = nexpay_provider_adapter::live::keyring(&config)?;
         let live = LiveConnectors::new(
             store.clone(),
-            nexpay_provider_adapter::live::keyring(&config)?,
+            keyring.clone(),
             LiveSettings {
                 public_url: config.public_url.clone(),
                 om_token_cache: om_tokens.clone(),
@@ -87,7 +88,7 @@ impl Application {
             om_tokens,
         )?
         .with_live(Arc::new(live));
-        let _ = ProviderAdapter::new(connectors.clone())
+        let _ = ProviderAdapter::new(connectors.clone(), keyring)
             .serve(bus.as_ref(), opts())
             .await?;
         let inbox = Arc::new(WebhookInbox::new(store.clone(), connectors));

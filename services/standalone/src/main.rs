@@ -198,7 +198,19 @@ fn init_tracing(json: bool) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = match Config::from_env() {
+    // Only what seals or opens provider secrets reads ENCRYPTION_KEY: serving (this
+    // process then runs provider-adapter) and saving a provider configuration. Health
+    // checks and the other commands work in any container, which holds no key.
+    let holds_key = matches!(
+        cli.command,
+        None | Some(Command::Serve) | Some(Command::Providers(ProvidersCmd::Configure(_)))
+    );
+    let loaded = if holds_key {
+        Config::from_env()
+    } else {
+        Config::from_env_without_key()
+    };
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("nexpay: configuration error: {e}");

@@ -589,7 +589,114 @@ e2e!(tampered_webhook_is_caught_by_the_status_check, |app| {
         "the disagreement is recorded for an admin"
     );
     assert!(events(app, &reference).await.is_empty());
+    // The admin reads the event as received, with what processing concluded.
+    let token = admin_token(app).await;
+    let r = admin(
+        app,
+        reqwest::Method::GET,
+        "/providers/wave/webhooks?limit=50",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let logged = r.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["eventId"] == json!("AE_tampered_1"))
+        .cloned()
+        .unwrap_or_else(|| panic!("the event is in the log: {}", r.text));
+    assert_eq!(logged["verified"], json!(true), "{logged}");
+    assert_eq!(logged["mode"], json!("test"), "{logged}");
+    assert!(
+        logged["outcome"].as_str().unwrap().starts_with("unchanged"),
+        "{logged}"
+    );
+    assert!(
+        logged["body"]
+            .as_str()
+            .unwrap()
+            .contains("\"amount\":\"1\""),
+        "{logged}"
+    );
+    let r = admin(
+        app,
+        reqwest::Method::GET,
+        "/providers/wave/webhooks?limit=0",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = admin(
+        app,
+        reqwest::Method::GET,
+        "/providers/paypal/webhooks",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = admin(
+        app,
+        reqwest::Method::GET,
+        "/providers/wave/webhooks",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
 });
+
+e2e!(
+    two_successes_in_one_session_are_flagged_for_an_admin,
+    |app| {
+        // Orange Money cannot close a QR code: after a switch to Wave, the customer
+        // can still pay the first one, and then the Wave checkout too.
+        let session = create_session(app).await;
+        let first = checkout(app, &session, "om").await;
+        let second = checkout(app, &session, "wave").await;
+        let reference = second["reference"].as_str().unwrap().to_owned();
+        payer_action(
+            app,
+            &format!("{}/approve", om_page(&first)),
+            &[("msisdn", "771234567")],
+        )
+        .await;
+        wait_payment(app, &reference, "SUCCEEDED").await;
+        payer_action(app, &format!("{}/approve", wave_page(&second)), &[]).await;
+        let token = admin_token(app).await;
+        let flagged = eventually(WAIT, || async {
+            let r = admin(
+                app,
+                reqwest::Method::GET,
+                "/attempts/flagged",
+                Some(&token),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["reference"] == json!(reference))
+                .cloned()
+        })
+        .await
+        .expect("the second success is flagged for an admin");
+        assert_eq!(flagged["flag"], json!("second_success"), "{flagged}");
+        assert_eq!(flagged["provider"], json!("wave"), "{flagged}");
+        assert_eq!(flagged["attemptStatus"], json!("succeeded"), "{flagged}");
+        assert_eq!(flagged["paymentStatus"], json!("SUCCEEDED"), "{flagged}");
+        assert_eq!(flagged["mode"], json!("test"), "{flagged}");
+        assert_eq!(flagged["amount"], json!(10000), "{flagged}");
+        // The merchant hears of the payment once, and the history keeps both successes.
+        assert_eq!(events(app, &reference).await, vec!["payment.succeeded"]);
+        wait_session(app, &session, "succeeded").await;
+    }
+);
 
 e2e!(provider_down_gives_a_clear_error_and_no_orphan, |app| {
     wave_faults(app, json!({"http_500": 10})).await;

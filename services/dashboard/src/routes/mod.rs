@@ -8,6 +8,7 @@ mod auth;
 mod keys;
 mod projects;
 mod providers;
+mod reviews;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::middleware::from_fn;
@@ -122,6 +123,11 @@ pub(crate) fn mount(cfg: &mut web::ServiceConfig) {
                         "/providers/{code}/test-payment",
                         web::post().to(providers::test_payment),
                     )
+                    .route(
+                        "/providers/{code}/webhooks",
+                        web::get().to(reviews::provider_webhooks),
+                    )
+                    .route("/attempts/flagged", web::get().to(reviews::flagged))
                     .default_service(web::to(not_found)),
             ),
     );

@@ -50,7 +50,7 @@ fn unprocessable(req: &HttpRequest, err: AdminError) -> AdminResult<HttpResponse
     }
 }
 
-fn no_store(body: impl serde::Serialize) -> HttpResponse {
+pub(super) fn no_store(body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
@@ -118,9 +118,11 @@ pub(crate) async fn configure(
             "expected a JSON object with the provider's settings".into(),
         ));
     }
+    let sealer = providers::Sealer::new(&state.config, state.bus.as_deref())?;
     match providers::configure(
         &state.store,
         &state.config,
+        &sealer,
         &user.id,
         &code,
         body.into_inner(),

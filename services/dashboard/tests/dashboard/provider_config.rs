@@ -75,7 +75,8 @@ fn om_body(webhook: Value) -> Value {
 }
 
 fn keyring(ctx: &Ctx) -> Keyring {
-    let key = SealingKey::from_base64(ctx.state.config.encryption_key.expose()).unwrap();
+    let key = SealingKey::from_base64(ctx.state.config.encryption_key.as_ref().unwrap().expose())
+        .unwrap();
     Keyring::new(key, Vec::new())
 }
 
