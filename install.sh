@@ -31,8 +31,8 @@ COMPOSE_FILE_NAME=docker-compose-prod.yml
 COMPOSE_PROJECT=nexpay
 
 # Secrets in .env: generated once, then kept.
-SECRET_KEYS=(DB_PASSWORD RABBITMQ_DEFAULT_PASS REDIS_PASSWORD ENCRYPTION_KEY JWT_SECRET
-    ADMIN_PASSWORD X_WRITE_KEY X_READ_KEY)
+SECRET_KEYS=(DB_PASSWORD RABBITMQ_DEFAULT_PASS REDIS_PASSWORD ENCRYPTION_KEY WEBHOOK_SECRETS_KEY
+    JWT_SECRET ADMIN_PASSWORD X_WRITE_KEY X_READ_KEY)
 # Every key this script writes to .env (others found in an existing .env are kept).
 MANAGED_KEYS=(NEXPAY_ENV APP_DOMAIN PUBLIC_URL TRAEFIK_ENABLE_SSL ACME_EMAIL ADMIN_EMAIL
     DB_USER DB_NAME RABBITMQ_DEFAULT_USER RABBITMQ_DEFAULT_VHOST
@@ -80,7 +80,7 @@ random_api_key() {
 generate_secret() {
     case "$1" in
         DB_PASSWORD | RABBITMQ_DEFAULT_PASS | REDIS_PASSWORD) random_base62 32 ;;
-        ENCRYPTION_KEY) random_key_base64 ;;
+        ENCRYPTION_KEY | WEBHOOK_SECRETS_KEY) random_key_base64 ;;
         JWT_SECRET) random_base62 64 ;;
         ADMIN_PASSWORD) random_base62 24 ;;
         X_WRITE_KEY) random_api_key sk ;;

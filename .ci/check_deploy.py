@@ -47,7 +47,7 @@ UNROUTED = ("payments", "webhook-dispatcher")
 # Variables the production file must take from the environment with ${VAR:?...} only.
 PROD_REQUIRED = (
     "APP_DOMAIN", "DB_PASSWORD", "RABBITMQ_DEFAULT_PASS", "REDIS_PASSWORD",
-    "ENCRYPTION_KEY", "JWT_SECRET", "ADMIN_EMAIL", "ADMIN_PASSWORD",
+    "ENCRYPTION_KEY", "WEBHOOK_SECRETS_KEY", "JWT_SECRET", "ADMIN_EMAIL", "ADMIN_PASSWORD",
     "X_WRITE_KEY", "X_READ_KEY",
 )
 REPLICA_VARS = {
@@ -329,6 +329,10 @@ def check_compose_common(r: Report, root: Path, name: str, doc: dict, documented
         r.check(holds_key == (svc_name == "provider-adapter"),
                 f"{svc_name}: ENCRYPTION_KEY given only to provider-adapter",
                 "has it" if holds_key else "lacks it")
+        holds_webhook_key = "WEBHOOK_SECRETS_KEY" in env
+        r.check(holds_webhook_key == (svc_name in ("dashboard", "webhook-dispatcher")),
+                f"{svc_name}: WEBHOOK_SECRETS_KEY given only to dashboard and webhook-dispatcher",
+                "has it" if holds_webhook_key else "lacks it")
         expected_mode = "production" if prod else "development"
         r.check(env.get("NEXPAY_ENV") == expected_mode, f"{svc_name}: NEXPAY_ENV={expected_mode}")
         for url_var, scheme, host in (("DATABASE_URL", "postgres://", "@postgres:5432/"),

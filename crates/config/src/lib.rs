@@ -6,12 +6,15 @@
 mod secrets;
 pub use secrets::write_private;
 mod source;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use nexpay_security::Secret;
+
 pub use source::Source;
+pub use webhooks::{parse_duration, WebhookSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunMode {
@@ -51,8 +54,12 @@ pub struct Config {
     pub amqp_url: Option<Secret>,
     pub redis_url: Option<Secret>,
     /// `ENCRYPTION_KEY`, which seals and opens provider secrets. Only the process that
-    /// holds it (provider-adapter, or standalone) has it: see [`Config::load_without_key`].
+    /// holds it (provider-adapter, or standalone) has it: see [`Keys`].
     pub encryption_key: Option<Secret>,
+    /// `WEBHOOK_SECRETS_KEY`, which seals and opens merchant webhook secrets (dashboard,
+    /// webhook-dispatcher, standalone).
+    pub webhook_secrets_key: Option<Secret>,
+    pub webhooks: WebhookSettings,
     pub jwt_secret: Secret,
     pub admin_email: String,
     pub admin_password: Option<Secret>,
@@ -84,30 +91,51 @@ pub struct Config {
     pub generated_secrets: Vec<&'static str>,
 }
 
+/// The sealing keys a process holds. Each key is read only by the processes that need
+/// it, so a compromised service does not give away secrets it never uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keys {
+    /// `ENCRYPTION_KEY`: provider secrets (provider-adapter).
+    pub encryption: bool,
+    /// `WEBHOOK_SECRETS_KEY`: merchant webhook secrets (dashboard, webhook-dispatcher).
+    pub webhook_secrets: bool,
+}
+
+impl Keys {
+    pub const ALL: Keys = Keys {
+        encryption: true,
+        webhook_secrets: true,
+    };
+    pub const NONE: Keys = Keys {
+        encryption: false,
+        webhook_secrets: false,
+    };
+}
+
 impl Config {
     /// Reads the process environment (and `NEXPAY_CONFIG` when set).
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::load(Source::from_env()?)
     }
 
-    /// Loads the configuration of a process that holds `ENCRYPTION_KEY` (required in
-    /// production, generated once in development).
+    /// Loads the configuration of a process that holds every key (standalone, the CLI):
+    /// each is required in production and generated once in development.
     pub fn load(src: Source) -> Result<Config, ConfigError> {
-        Config::load_as(src, true)
+        Config::load_for(src, Keys::ALL)
     }
 
-    /// Like [`Config::from_env`], for a service that never opens provider secrets: it
-    /// does not read `ENCRYPTION_KEY`, even when its environment sets it.
-    pub fn from_env_without_key() -> Result<Config, ConfigError> {
-        Config::load_without_key(Source::from_env()?)
+    /// Like [`Config::from_env`], for a process that holds only the keys in `keys`.
+    pub fn from_env_for(keys: Keys) -> Result<Config, ConfigError> {
+        Config::load_for(Source::from_env()?, keys)
     }
 
-    /// Loads the configuration of a service that does not hold `ENCRYPTION_KEY`.
-    pub fn load_without_key(src: Source) -> Result<Config, ConfigError> {
-        Config::load_as(src, false)
+    /// Loads the configuration of a process that holds only the keys in `keys`: the
+    /// others are not read, even when its environment sets them.
+    pub fn load_for(src: Source, keys: Keys) -> Result<Config, ConfigError> {
+        Config::load_as(src, keys)
     }
 
-    fn load_as(src: Source, key_holder: bool) -> Result<Config, ConfigError> {
+    fn load_as(src: Source, keys: Keys) -> Result<Config, ConfigError> {
         let mode = match src
             .get("NEXPAY_ENV")
             .or_else(|| src.get("NODE_ENV"))
@@ -162,7 +190,8 @@ impl Config {
             ));
         }
 
-        let secrets = secrets::resolve(&src, mode, &data_dir, key_holder)?;
+        let secrets = secrets::resolve(&src, mode, &data_dir, keys)?;
+        let webhooks = WebhookSettings::load(&src, mode)?;
         Ok(Config {
             mode,
             http_host,
@@ -174,6 +203,8 @@ impl Config {
             amqp_url: src.get("AMQP_URL").map(Secret::new),
             redis_url: redis_url.map(Secret::new),
             encryption_key: secrets.encryption_key,
+            webhook_secrets_key: secrets.webhook_secrets_key,
+            webhooks,
             jwt_secret: secrets.jwt_secret,
             admin_email: src
                 .get("ADMIN_EMAIL")

@@ -14,6 +14,7 @@ use crate::{ConfigError, RunMode};
 
 pub(crate) struct Resolved {
     pub encryption_key: Option<Secret>,
+    pub webhook_secrets_key: Option<Secret>,
     pub jwt_secret: Secret,
     pub admin_password: Option<Secret>,
     pub x_write_key: Option<Secret>,
@@ -37,7 +38,7 @@ pub(crate) fn resolve(
     src: &Source,
     mode: RunMode,
     data_dir: &Path,
-    key_holder: bool,
+    keys: crate::Keys,
 ) -> Result<Resolved, ConfigError> {
     let production = mode == RunMode::Production;
     let mut stored = Source::default();
@@ -49,29 +50,30 @@ pub(crate) fn resolve(
     }
     let mut generated = Vec::new();
 
-    // Only the process that opens provider secrets holds the key; the others never
-    // read it, even when a shared environment file sets it.
-    let encryption_key = if key_holder {
-        Some(match src.get("ENCRYPTION_KEY").or_else(|| stored.get("ENCRYPTION_KEY")) {
-            Some(k) if !is_weak_encryption_key(&k) => k,
-            Some(_) => return Err(ConfigError::invalid(
-                "ENCRYPTION_KEY",
+    // A process reads only the keys it holds; the others are not read even when a
+    // shared environment file sets them.
+    let mut key = |name: &'static str, held: bool| -> Result<Option<String>, ConfigError> {
+        if !held {
+            return Ok(None);
+        }
+        match src.get(name).or_else(|| stored.get(name)) {
+            Some(k) if !is_weak_encryption_key(&k) => Ok(Some(k)),
+            Some(_) => Err(ConfigError::invalid(
+                name,
                 "must be 32 random bytes in base64; generate one with `openssl rand -base64 32`",
             )),
-            None if production => {
-                return Err(ConfigError::invalid(
-                    "ENCRYPTION_KEY",
-                    "is required in production; generate one with `openssl rand -base64 32`",
-                ))
-            }
+            None if production => Err(ConfigError::invalid(
+                name,
+                "is required in production; generate one with `openssl rand -base64 32`",
+            )),
             None => {
-                generated.push("ENCRYPTION_KEY");
-                SealingKey::generate().1
+                generated.push(name);
+                Ok(Some(SealingKey::generate().1))
             }
-        })
-    } else {
-        None
+        }
     };
+    let encryption_key = key("ENCRYPTION_KEY", keys.encryption)?;
+    let webhook_secrets_key = key("WEBHOOK_SECRETS_KEY", keys.webhook_secrets)?;
     let jwt_secret = match src.get("JWT_SECRET").or_else(|| stored.get("JWT_SECRET")) {
         Some(s) if production && is_weak_token_secret(&s) => {
             return Err(ConfigError::invalid("JWT_SECRET", "is too weak (at least 32 random characters, not an example value); generate one with `openssl rand -base64 48`"))
@@ -100,14 +102,20 @@ pub(crate) fn resolve(
     let x_read_key = legacy_key(src, "X_READ_KEY", KeyKind::Read, production)?;
 
     if !generated.is_empty() {
-        // A process that does not hold the key keeps the one another process of the
+        // A process that does not hold a key keeps the one another process of the
         // same data directory generated.
         let kept_key = encryption_key
             .clone()
             .or_else(|| stored.get("ENCRYPTION_KEY"));
+        let kept_webhook_key = webhook_secrets_key
+            .clone()
+            .or_else(|| stored.get("WEBHOOK_SECRETS_KEY"));
         let mut values = Vec::new();
         if let Some(key) = &kept_key {
             values.push(("ENCRYPTION_KEY", key.as_str()));
+        }
+        if let Some(key) = &kept_webhook_key {
+            values.push(("WEBHOOK_SECRETS_KEY", key.as_str()));
         }
         values.push(("JWT_SECRET", &jwt_secret));
         values.push((
@@ -118,6 +126,7 @@ pub(crate) fn resolve(
     }
     Ok(Resolved {
         encryption_key: encryption_key.map(Secret::new),
+        webhook_secrets_key: webhook_secrets_key.map(Secret::new),
         jwt_secret: Secret::new(jwt_secret),
         admin_password: admin_password.map(Secret::new),
         x_write_key,

@@ -15,6 +15,7 @@ fn dev(extra: &[(&str, &str)]) -> (Config, PathBuf) {
 }
 
 const KEY: &str = "q83vEi7XnA8pG1bX0mD5yR2wL4kT9cZ6uH3sJ7fN1eQ=";
+const WEBHOOK_KEY: &str = "Zk3mP0qR8sT2uV6wX1yA5bC9dE4fG7hJ2kL6nM0pQ3s=";
 const JWT: &str = "h7Gk2LmN9pQ4rS1tU8vW3xY6zA5bC0dE2fG7hJ9kL";
 const PW: &str = "Correct-Horse-42-battery";
 const WK: &str = "legacyWriteKey-7f3a9c2e1b5d8f0a";
@@ -25,7 +26,12 @@ fn dev_generates_secrets_once_and_reuses_them() {
     let (first, d) = dev(&[]);
     assert_eq!(
         first.generated_secrets,
-        vec!["ENCRYPTION_KEY", "JWT_SECRET", "ADMIN_PASSWORD"]
+        vec![
+            "ENCRYPTION_KEY",
+            "WEBHOOK_SECRETS_KEY",
+            "JWT_SECRET",
+            "ADMIN_PASSWORD"
+        ]
     );
     let pairs = vec![("NEXPAY_DATA_DIR".to_string(), d.display().to_string())];
     let second = Config::load(Source::from_pairs(pairs)).unwrap();
@@ -108,6 +114,7 @@ fn prod(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
 fn production_refuses_missing_or_weak_secrets_with_a_fix() {
     let good = [
         ("ENCRYPTION_KEY", KEY),
+        ("WEBHOOK_SECRETS_KEY", WEBHOOK_KEY),
         ("JWT_SECRET", JWT),
         ("ADMIN_PASSWORD", PW),
         ("X_WRITE_KEY", WK),
@@ -120,6 +127,8 @@ fn production_refuses_missing_or_weak_secrets_with_a_fix() {
     for (name, bad) in [
         ("ENCRYPTION_KEY", None),
         ("ENCRYPTION_KEY", Some("short")),
+        ("WEBHOOK_SECRETS_KEY", None),
+        ("WEBHOOK_SECRETS_KEY", Some("short")),
         ("JWT_SECRET", None),
         ("JWT_SECRET", Some("changeme-changeme-changeme-changeme")),
         ("ADMIN_PASSWORD", None),
@@ -210,16 +219,23 @@ fn only_the_key_holder_reads_the_encryption_key() {
         );
         all
     };
-    let without = Config::load_without_key(Source::from_pairs(pairs(&[]))).unwrap();
+    let without = Config::load_for(Source::from_pairs(pairs(&[])), Keys::NONE).unwrap();
     assert!(without.encryption_key.is_none());
-    let given = Config::load_without_key(Source::from_pairs(pairs(&[("ENCRYPTION_KEY", KEY)])));
+    let given = Config::load_for(
+        Source::from_pairs(pairs(&[("ENCRYPTION_KEY", KEY)])),
+        Keys::NONE,
+    );
     assert!(given.unwrap().encryption_key.is_none());
     // The holder still refuses to start without it.
     let err = Config::load(Source::from_pairs(pairs(&[])))
         .unwrap_err()
         .to_string();
     assert!(err.contains("ENCRYPTION_KEY"), "{err}");
-    let holder = Config::load(Source::from_pairs(pairs(&[("ENCRYPTION_KEY", KEY)]))).unwrap();
+    let holder = Config::load(Source::from_pairs(pairs(&[
+        ("ENCRYPTION_KEY", KEY),
+        ("WEBHOOK_SECRETS_KEY", WEBHOOK_KEY),
+    ])))
+    .unwrap();
     assert_eq!(holder.encryption_key.unwrap().expose(), KEY);
 }
 
@@ -229,7 +245,7 @@ fn dev_processes_sharing_a_data_dir_keep_one_key() {
     // the key holder then adds the key, and a later start of either keeps everything.
     let d = dir();
     let pairs = || vec![("NEXPAY_DATA_DIR".to_string(), d.display().to_string())];
-    let first = Config::load_without_key(Source::from_pairs(pairs())).unwrap();
+    let first = Config::load_for(Source::from_pairs(pairs()), Keys::NONE).unwrap();
     assert_eq!(
         first.generated_secrets,
         vec!["JWT_SECRET", "ADMIN_PASSWORD"]
@@ -238,14 +254,58 @@ fn dev_processes_sharing_a_data_dir_keep_one_key() {
     assert!(!text.contains("ENCRYPTION_KEY"), "{text}");
 
     let holder = Config::load(Source::from_pairs(pairs())).unwrap();
-    assert_eq!(holder.generated_secrets, vec!["ENCRYPTION_KEY"]);
+    assert_eq!(
+        holder.generated_secrets,
+        vec!["ENCRYPTION_KEY", "WEBHOOK_SECRETS_KEY"]
+    );
     assert_eq!(holder.jwt_secret.expose(), first.jwt_secret.expose());
     let key = holder.encryption_key.unwrap().expose().to_owned();
 
     let again = Config::load(Source::from_pairs(pairs())).unwrap();
     assert!(again.generated_secrets.is_empty());
     assert_eq!(again.encryption_key.unwrap().expose(), key);
-    let other = Config::load_without_key(Source::from_pairs(pairs())).unwrap();
+    let other = Config::load_for(Source::from_pairs(pairs()), Keys::NONE).unwrap();
     assert!(other.generated_secrets.is_empty());
     assert_eq!(other.jwt_secret.expose(), first.jwt_secret.expose());
+}
+
+#[test]
+fn webhook_settings_have_defaults_and_parse_durations() {
+    let (c, _) = dev(&[]);
+    let w = &c.webhooks;
+    let secs: Vec<u64> = w.retry_schedule.iter().map(|d| d.as_secs()).collect();
+    assert_eq!(secs, vec![5, 300, 1800, 7200, 18000, 36000, 36000]);
+    assert_eq!(w.give_up_after.as_secs(), 3 * 86400);
+    assert_eq!(w.timeout.as_secs(), 15);
+    assert!(w.allow_private_urls, "development allows local receivers");
+    let (c, _) = dev(&[
+        ("WEBHOOK_RETRY_SCHEDULE", "200ms, 1s,2m"),
+        ("WEBHOOK_TIMEOUT", "500ms"),
+        ("WEBHOOK_ALLOW_PRIVATE_URLS", "false"),
+    ]);
+    let ms: Vec<u128> = c
+        .webhooks
+        .retry_schedule
+        .iter()
+        .map(|d| d.as_millis())
+        .collect();
+    assert_eq!(ms, vec![200, 1000, 120_000]);
+    assert_eq!(c.webhooks.timeout.as_millis(), 500);
+    assert!(!c.webhooks.allow_private_urls);
+    for (key, bad) in [
+        ("WEBHOOK_RETRY_SCHEDULE", "5s,,5m"),
+        ("WEBHOOK_RETRY_SCHEDULE", "0s"),
+        ("WEBHOOK_TIMEOUT", "fast"),
+        ("WEBHOOK_GIVE_UP_AFTER", "3w"),
+    ] {
+        let d = dir();
+        let pairs = vec![
+            ("NEXPAY_DATA_DIR".to_string(), d.display().to_string()),
+            (key.to_string(), bad.to_string()),
+        ];
+        let err = Config::load(Source::from_pairs(pairs))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{key}={bad}: {err}");
+    }
 }

@@ -16,26 +16,35 @@ use std::time::Duration;
 use actix_web::{web, App, HttpServer};
 use nexpay_bus_rabbitmq::RabbitBus;
 use nexpay_cache::{Cache, FailOpen, MemoryCache, RedisCache};
-use nexpay_config::Config;
+use nexpay_config::{Config, Keys};
 use nexpay_store::Store;
 
 pub use bus::MeteredBus;
 pub use health::{routes as health_routes, Probes};
 pub use metrics::Metrics;
 
-/// The one service that holds `ENCRYPTION_KEY`: it seals and opens provider secrets.
-pub const KEY_HOLDER: &str = "provider-adapter";
+/// The sealing keys each service holds: provider-adapter seals and opens provider
+/// secrets (`ENCRYPTION_KEY`); the dashboard seals merchant webhook secrets and the
+/// dispatcher opens them to sign (`WEBHOOK_SECRETS_KEY`). No other service reads a key.
+pub fn keys_of(service: &str) -> Keys {
+    match service {
+        "provider-adapter" => Keys {
+            encryption: true,
+            webhook_secrets: false,
+        },
+        "dashboard" | "webhook-dispatcher" => Keys {
+            encryption: false,
+            webhook_secrets: true,
+        },
+        _ => Keys::NONE,
+    }
+}
 
 /// Loads the configuration from the environment; a service's own default port applies
-/// when `PORT` is not set. Only [`KEY_HOLDER`] reads `ENCRYPTION_KEY`. Exits with
+/// when `PORT` is not set, and it reads only the keys [`keys_of`] gives it. Exits with
 /// status 2 and a message on a configuration error.
 pub fn load_config(service: &str, default_port: u16) -> Config {
-    let loaded = if service == KEY_HOLDER {
-        Config::from_env()
-    } else {
-        Config::from_env_without_key()
-    };
-    match loaded {
+    match Config::from_env_for(keys_of(service)) {
         Ok(mut config) => {
             if std::env::var_os("PORT").is_none() {
                 config.http_port = default_port;

@@ -14,6 +14,7 @@ pub mod schema;
 
 mod admin;
 mod idempotency;
+mod merchant_webhooks;
 mod outbox;
 mod payments;
 mod projects;
@@ -25,6 +26,10 @@ pub mod testing;
 pub use db::{redact_url, BackendKind};
 pub use error::{StoreError, StoreResult};
 pub use idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotencyScope};
+pub use merchant_webhooks::{
+    AttemptOutcome, EndpointShutdown, EndpointUpdate, SecretRotation, DELIVERY_FAILED,
+    DELIVERY_PENDING, DELIVERY_SUCCEEDED,
+};
 pub use migrate::run_migrations;
 pub use models::*;
 pub use payments::{

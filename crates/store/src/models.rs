@@ -238,3 +238,80 @@ pub struct KeyLookup {
     pub key: ApiKeyRow,
     pub project: ProjectRow,
 }
+
+/// A merchant's webhook receiver.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct WebhookEndpointRow {
+    pub id: String,
+    pub project_id: String,
+    pub mode: String,
+    pub url: String,
+    pub header_name: String,
+    pub sealed_secret: String,
+    pub secret_last4: String,
+    pub previous_sealed_secret: Option<String>,
+    pub previous_secret_expires_at: Option<NaiveDateTime>,
+    /// JSON array; empty: every event type.
+    pub event_types: String,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub deleted_at: Option<NaiveDateTime>,
+}
+
+/// One event for one endpoint.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct WebhookDeliveryRow {
+    pub id: String,
+    pub endpoint_id: String,
+    pub project_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub aggregate_id: String,
+    /// The exact bytes that are signed and sent.
+    pub body: String,
+    /// `pending`, `succeeded`, `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// One try of a delivery.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_attempts)]
+pub struct WebhookAttemptRow {
+    pub id: String,
+    pub delivery_id: String,
+    pub number: i32,
+    pub attempted_at: NaiveDateTime,
+    pub duration_ms: i32,
+    pub status_code: Option<i32>,
+    /// The first bytes of the receiver's answer.
+    pub response_snippet: Option<String>,
+    pub error: Option<String>,
+    pub next_attempt_at: Option<NaiveDateTime>,
+}
+
+/// Something NexPay tells the admins (the dashboard's feed).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = admin_notifications)]
+pub struct AdminNotificationRow {
+    pub id: String,
+    pub kind: String,
+    pub subject_id: Option<String>,
+    pub message: String,
+    pub detail: String,
+    pub created_at: NaiveDateTime,
+    pub read_at: Option<NaiveDateTime>,
+}

@@ -218,7 +218,78 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        project_id -> Text,
+        mode -> Text,
+        url -> Text,
+        header_name -> Text,
+        sealed_secret -> Text,
+        secret_last4 -> Text,
+        previous_sealed_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        event_types -> Text,
+        enabled -> Bool,
+        description -> Nullable<Text>,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        project_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        aggregate_id -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        number -> Integer,
+        attempted_at -> Timestamp,
+        duration_ms -> Integer,
+        status_code -> Nullable<Integer>,
+        response_snippet -> Nullable<Text>,
+        error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    admin_notifications (id) {
+        id -> Text,
+        kind -> Text,
+        subject_id -> Nullable<Text>,
+        message -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(api_keys -> projects (project_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(checkout_sessions -> payments (payment_id));
 diesel::joinable!(payment_attempts -> payments (payment_id));
 
@@ -235,5 +306,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     provider_webhooks,
     outbox,
     idempotency_keys,
-    audit_log
+    audit_log,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts,
+    admin_notifications
 );

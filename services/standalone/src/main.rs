@@ -3,7 +3,7 @@
 //! task (`migrate`, `project`, `keys`, `providers`, `admin`).
 
 use clap::{Parser, Subcommand};
-use nexpay_config::Config;
+use nexpay_config::{Config, Keys};
 use nexpay_dashboard::cli;
 use nexpay_security::{KeyKind, KeyMode};
 use nexpay_store::Store;
@@ -198,18 +198,26 @@ fn init_tracing(json: bool) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Only what seals or opens provider secrets reads ENCRYPTION_KEY: serving (this
-    // process then runs provider-adapter) and saving a provider configuration. Health
-    // checks and the other commands work in any container, which holds no key.
-    let holds_key = matches!(
-        cli.command,
-        None | Some(Command::Serve) | Some(Command::Providers(ProvidersCmd::Configure(_)))
-    );
-    let loaded = if holds_key {
-        Config::from_env()
-    } else {
-        Config::from_env_without_key()
+    // A command reads only the keys it uses: serving runs every service, so it holds
+    // them all; saving a provider configuration seals with ENCRYPTION_KEY; webhook
+    // endpoint commands seal with WEBHOOK_SECRETS_KEY. Health checks and the other
+    // commands work in any container, which may hold no key.
+    let keys = match &cli.command {
+        None | Some(Command::Serve) => Keys::ALL,
+        Some(Command::Providers(ProvidersCmd::Configure(_))) => Keys {
+            encryption: true,
+            webhook_secrets: false,
+        },
+        _ => Keys::NONE,
     };
+    let mut loaded = Config::from_env_for(keys);
+    // In development, `nexpay migrate` also generates every key once into the data
+    // directory, so the services of a local distributed stack all read the same ones.
+    if matches!(cli.command, Some(Command::Migrate))
+        && loaded.as_ref().is_ok_and(|c| !c.is_production())
+    {
+        loaded = Config::from_env_for(Keys::ALL);
+    }
     let config = match loaded {
         Ok(c) => c,
         Err(e) => {
