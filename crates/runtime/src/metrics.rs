@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     dead_letters: IntGaugeVec,
     outbox_pending: IntGauge,
     outbox_lag: Gauge,
+    webhook_attempts: IntCounterVec,
+    webhook_latency: HistogramVec,
     watch: Mutex<Watch>,
 }
 
@@ -142,6 +144,16 @@ impl Metrics {
                 must(registry.register(Box::new(g.clone())));
                 g
             },
+            webhook_attempts: counter(
+                "webhook_attempts_total",
+                "Merchant webhook attempts, by outcome (delivered, retry, gave_up)",
+                &["outcome"],
+            ),
+            webhook_latency: histogram(
+                "webhook_attempt_duration_seconds",
+                "One merchant webhook attempt, from request to answer (or timeout)",
+                &["outcome"],
+            ),
             registry,
             watch: Mutex::new(Watch::default()),
         };
@@ -152,6 +164,18 @@ impl Metrics {
 
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
+    }
+
+    /// Counts one merchant webhook attempt and its duration.
+    pub fn webhook_attempt(&self, outcome: &str, seconds: f64) {
+        self.inner
+            .webhook_attempts
+            .with_label_values(&[outcome])
+            .inc();
+        self.inner
+            .webhook_latency
+            .with_label_values(&[outcome])
+            .observe(seconds);
     }
 
     /// Report the depth and dead letters of `queues` at each scrape.

@@ -12,6 +12,7 @@
 pub mod distributed;
 pub mod proxy;
 pub mod rabbit;
+pub mod receiver;
 mod router;
 
 use nexpay_config::{Config, Source};

@@ -4,9 +4,8 @@
 //! that no payment, no state change and no event is lost or applied twice.
 //!
 //! A merchant retries a failed call with the same `Idempotency-Key`; the tests do the
-//! same. The witness of events is a consumer of the webhook-dispatcher's durable queue
-//! (where every merchant-facing event waits): it must see every outbox event at least
-//! once, and nothing else.
+//! same. The witness of events is a durable queue of its own bound to every event the
+//! outbox publishes: it must see every outbox event at least once, and nothing else.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
@@ -63,7 +62,10 @@ async fn initiate_until_done(app: &TestApp, key: &str, body: &Value) -> Value {
     panic!("{key} never succeeded; last answer: {last}");
 }
 
-/// Counts every event id delivered on the dispatcher's queue.
+/// The witness's own durable queue: the dispatchers consume theirs.
+const WITNESS_QUEUE: &str = "witness.events";
+
+/// Counts every event id published to the topic exchange.
 struct Witness {
     seen: Arc<Mutex<HashMap<String, usize>>>,
     consumer: ConsumerHandle,
@@ -80,8 +82,8 @@ impl Witness {
         let sink = seen.clone();
         let consumer = bus
             .consume(
-                nexpay_webhook_dispatcher::EVENTS_QUEUE,
-                nexpay_webhook_dispatcher::BINDINGS,
+                WITNESS_QUEUE,
+                &["payment.*", "session.*"],
                 handler_fn(move |msg| {
                     let sink = sink.clone();
                     async move {
@@ -409,4 +411,117 @@ async fn burst_statuses(app: &TestApp, n: usize) -> Vec<u16> {
             .unwrap_or(0)
     });
     futures::future::join_all(calls).await
+}
+
+/// A merchant endpoint of the stack's test project, written straight to the store with
+/// the stack's WEBHOOK_SECRETS_KEY; returns its secret.
+async fn test_endpoint(app: &TestApp, url: &str) -> (String, String) {
+    use nexpay_security::{Keyring, SealingKey};
+    let pairs = vec![(
+        "NEXPAY_DATA_DIR".to_string(),
+        app.data_dir.display().to_string(),
+    )];
+    let config = nexpay_config::Config::load(nexpay_config::Source::from_pairs(pairs)).unwrap();
+    let key = config.webhook_secrets_key.unwrap();
+    let keyring = Keyring::new(SealingKey::from_base64(key.expose()).unwrap(), Vec::new());
+    let id = format!("whe_{}", nexpay_security::random_base62(24));
+    let secret = nexpay_webhook_signing::generate_secret();
+    let at = nexpay_store::now();
+    app.store
+        .insert_webhook_endpoint(&nexpay_store::WebhookEndpointRow {
+            id: id.clone(),
+            project_id: app.project_id.clone(),
+            mode: "test".into(),
+            url: url.into(),
+            header_name: "x-webhook-secret".into(),
+            sealed_secret: keyring
+                .seal(secret.as_bytes(), &nexpay_webhook_signing::secret_aad(&id)),
+            secret_last4: secret[secret.len() - 4..].to_owned(),
+            previous_sealed_secret: None,
+            previous_secret_expires_at: None,
+            event_types: "[]".into(),
+            enabled: true,
+            description: None,
+            disabled_reason: None,
+            failing_since: None,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        })
+        .await
+        .unwrap();
+    (id, secret)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL, RabbitMQ and Redis; run with -- --ignored"]
+async fn dispatchers_killed_mid_delivery() {
+    use nexpay_testkit::receiver::{Receiver, Reply};
+    // A lease of WEBHOOK_TIMEOUT + 10 s: a delivery cut off by a kill is claimed again
+    // 13 s after it was first claimed.
+    let app = TestApp::spawn_with(Backend::Distributed, &[("WEBHOOK_TIMEOUT", "3s")])
+        .await
+        .unwrap();
+    let stack = app.stack.as_ref().unwrap();
+    let receiver = Receiver::start(vec![Reply::Hang(Duration::from_secs(30))]).unwrap();
+    let (endpoint_id, secret) = test_endpoint(&app, &receiver.url).await;
+
+    let first = initiate_until_done(&app, "dispatch-kill-1", &payment_body(1)).await;
+    let got = receiver.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "the first attempt is in flight");
+    // Every dispatcher dies while the receiver still holds the request.
+    stack.kill("webhook-dispatcher", 0).await.unwrap();
+    stack.kill("webhook-dispatcher", 1).await.unwrap();
+    // An event published meanwhile waits in the dispatchers' durable queue.
+    let second = initiate_until_done(&app, "dispatch-kill-2", &payment_body(2)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stack.restart("webhook-dispatcher", 0).await.unwrap();
+    stack.restart("webhook-dispatcher", 1).await.unwrap();
+
+    // Both events are delivered; the cut-off one at most twice, with one webhook-id.
+    let got = receiver.wait_for(3, Duration::from_secs(40)).await;
+    let mut by_reference: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &got {
+        assert!(nexpay_webhook_signing::verify_legacy(
+            &secret,
+            r.header("x-webhook-secret").unwrap_or_default(),
+            &r.body
+        ));
+        by_reference
+            .entry(r.json()["data"]["reference"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(r.header("webhook-id").unwrap().to_owned());
+    }
+    for payment in [&first, &second] {
+        let reference = payment["data"]["reference"].as_str().unwrap();
+        let ids = by_reference.get(reference).cloned().unwrap_or_default();
+        assert!(
+            !ids.is_empty(),
+            "{reference} was delivered: {by_reference:?}"
+        );
+        assert!(ids.len() <= 2, "{reference}: {ids:?}");
+        assert!(ids.iter().all(|i| *i == ids[0]), "one webhook-id: {ids:?}");
+    }
+    let deliveries = app
+        .store
+        .list_webhook_deliveries(&endpoint_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|d| d.status == "succeeded"),
+        "{deliveries:?}"
+    );
+    // The restarted dispatchers count what they delivered on /metrics.
+    let mut delivered = 0.0;
+    for i in 0..2 {
+        let text = stack.metrics("webhook-dispatcher", i).await.unwrap();
+        delivered += text
+            .lines()
+            .filter(|l| l.starts_with("nexpay_webhook_attempts_total") && l.contains("delivered"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    assert!(delivered >= 2.0, "{delivered}");
+    app.stop().await;
 }

@@ -18,6 +18,8 @@
 //! [`signed_headers`] builds all of them for one delivery; [`verify_standard`] and
 //! [`verify_legacy`] are the reference verifiers.
 
+pub mod policy;
+
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -27,6 +29,12 @@ use base64::Engine as _;
 use ring::hmac;
 use ring::rand::{SecureRandom as _, SystemRandom};
 use serde_json::Value;
+
+/// The associated data an endpoint's secret is sealed with (`WEBHOOK_SECRETS_KEY`): a
+/// sealed secret moved to another endpoint's row does not open.
+pub fn secret_aad(endpoint_id: &str) -> Vec<u8> {
+    format!("webhook_endpoint:{endpoint_id}").into_bytes()
+}
 
 /// The prefix of every endpoint secret.
 pub const SECRET_PREFIX: &str = "whsec_";

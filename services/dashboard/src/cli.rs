@@ -17,6 +17,10 @@ use crate::keys::{self, CreatedKey, KeyView, Rotation};
 use crate::project_input::ProjectInput;
 use crate::projects::{self, ProjectView};
 use crate::providers::{self, OmInput, ProviderView, TestPayment, TestPaymentError, WaveInput};
+use crate::webhooks::{
+    self, CreateEndpointInput, DeliveryView, EndpointView, EndpointWithSecret, RotateSecretInput,
+    UpdateEndpointInput,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -481,4 +485,228 @@ pub async fn connect_bus(config: &Config) -> anyhow::Result<Option<Arc<dyn nexpa
     }
     let bus = nexpay_runtime::connect_bus(config, "cli").await?;
     Ok(Some(Arc::new(bus)))
+}
+
+// ------------------------------------------------------------------------------- webhooks
+
+/// `nexpay webhooks list`: the endpoints of a project, both modes.
+pub async fn webhooks_list(
+    store: &Store,
+    project_id: &str,
+    out: &mut dyn Write,
+) -> CliResult<Vec<EndpointView>> {
+    let list = webhooks::list_endpoints(store, project_id).await?;
+    let url_width = list
+        .iter()
+        .map(|e| e.url.chars().count())
+        .max()
+        .unwrap_or(0);
+    writeln!(
+        out,
+        "{:<28}  {:<4}  {:<8}  {:<8}  {:<url_width$}  EVENTS",
+        "ID", "MODE", "ENABLED", "SECRET", "URL"
+    )?;
+    for e in &list {
+        let secret = format!("…{}", e.secret.last4);
+        writeln!(
+            out,
+            "{:<28}  {:<4}  {:<8}  {secret:<8}  {:<url_width$}  {}",
+            e.id,
+            e.mode,
+            yes_no(e.enabled),
+            e.url,
+            events_text(&e.event_types)
+        )?;
+    }
+    Ok(list)
+}
+
+fn events_text(types: &[String]) -> String {
+    if types.is_empty() {
+        "all".to_owned()
+    } else {
+        types.join(",")
+    }
+}
+
+fn print_endpoint(out: &mut dyn Write, e: &EndpointView) -> std::io::Result<()> {
+    writeln!(out, "Endpoint {} ({} mode)", e.id, e.mode)?;
+    writeln!(out, "  url: {}", e.url)?;
+    writeln!(out, "  enabled: {}", yes_no(e.enabled))?;
+    if let Some(reason) = &e.disabled_reason {
+        writeln!(out, "  disabled because: {reason}")?;
+    }
+    if let Some(at) = e.failing_since {
+        writeln!(out, "  failing since: {}", at.format(TIME_FORMAT))?;
+    }
+    writeln!(out, "  events: {}", events_text(&e.event_types))?;
+    writeln!(out, "  legacy signature header: {}", e.header_name)?;
+    writeln!(out, "  secret: configured (ends with {})", e.secret.last4)?;
+    if let Some(at) = e.previous_secret_expires_at {
+        writeln!(
+            out,
+            "  previous secret valid until: {}",
+            at.format(TIME_FORMAT)
+        )?;
+    }
+    if let Some(d) = &e.description {
+        writeln!(out, "  description: {d}")?;
+    }
+    Ok(())
+}
+
+fn print_secret_once(out: &mut dyn Write, created: &EndpointWithSecret) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Signing secret (shown only this once, store it now in your receiver's configuration): {}",
+        created.signing_secret.expose()
+    )
+}
+
+/// `nexpay webhooks create`: the signing secret is printed here and never again. The
+/// secret is generated unless `input.secret` holds one (read from a variable by the
+/// binary, never from the arguments).
+pub async fn webhooks_create(
+    store: &Store,
+    config: &Config,
+    project_id: &str,
+    input: &CreateEndpointInput,
+    out: &mut dyn Write,
+) -> CliResult<EndpointWithSecret> {
+    let created = webhooks::create_endpoint(store, config, ACTOR_CLI, project_id, input).await?;
+    writeln!(
+        out,
+        "Created {} webhook endpoint {} for the project.",
+        created.endpoint.mode, created.endpoint.id
+    )?;
+    print_endpoint(out, &created.endpoint)?;
+    print_secret_once(out, &created)?;
+    Ok(created)
+}
+
+/// `nexpay webhooks update`.
+pub async fn webhooks_update(
+    store: &Store,
+    config: &Config,
+    project_id: &str,
+    endpoint_id: &str,
+    input: &UpdateEndpointInput,
+    out: &mut dyn Write,
+) -> CliResult<EndpointView> {
+    let e =
+        webhooks::update_endpoint(store, config, ACTOR_CLI, project_id, endpoint_id, input).await?;
+    writeln!(out, "Updated webhook endpoint {}.", e.id)?;
+    print_endpoint(out, &e)?;
+    Ok(e)
+}
+
+/// `nexpay webhooks delete`: what the endpoint still had to deliver is failed.
+pub async fn webhooks_delete(
+    store: &Store,
+    project_id: &str,
+    endpoint_id: &str,
+    out: &mut dyn Write,
+) -> CliResult<()> {
+    webhooks::delete_endpoint(store, ACTOR_CLI, project_id, endpoint_id).await?;
+    writeln!(
+        out,
+        "Deleted webhook endpoint {endpoint_id}; its pending deliveries are failed."
+    )?;
+    Ok(())
+}
+
+/// `nexpay webhooks rotate-secret`: prints the new secret once and until when the old
+/// one keeps signing.
+pub async fn webhooks_rotate_secret(
+    store: &Store,
+    config: &Config,
+    project_id: &str,
+    endpoint_id: &str,
+    input: &RotateSecretInput,
+    out: &mut dyn Write,
+) -> CliResult<EndpointWithSecret> {
+    let rotated =
+        webhooks::rotate_secret(store, config, ACTOR_CLI, project_id, endpoint_id, input).await?;
+    writeln!(
+        out,
+        "New signing secret for webhook endpoint {}.",
+        rotated.endpoint.id
+    )?;
+    print_secret_once(out, &rotated)?;
+    match rotated.endpoint.previous_secret_expires_at {
+        Some(at) => writeln!(
+            out,
+            "The previous secret keeps signing deliveries until {}: deploy the new one before then.",
+            at.format(TIME_FORMAT)
+        )?,
+        None => writeln!(out, "The previous secret no longer signs deliveries.")?,
+    }
+    Ok(rotated)
+}
+
+/// `nexpay webhooks deliveries`: newest first.
+pub async fn webhooks_deliveries(
+    store: &Store,
+    project_id: &str,
+    endpoint_id: &str,
+    status: Option<&str>,
+    limit: Option<i64>,
+    out: &mut dyn Write,
+) -> CliResult<Vec<DeliveryView>> {
+    let list = webhooks::list_deliveries(store, project_id, endpoint_id, status, limit).await?;
+    writeln!(
+        out,
+        "{:<30}  {:<17}  {:<9}  {:<8}  {:<4}  {:<20}  LAST ERROR",
+        "ID", "EVENT", "STATUS", "ATTEMPTS", "HTTP", "CREATED"
+    )?;
+    for d in &list {
+        let code = d
+            .last_status_code
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{:<30}  {:<17}  {:<9}  {:<8}  {code:<4}  {:<20}  {}",
+            d.id,
+            d.event_type,
+            d.status,
+            d.attempts,
+            d.created_at.format(TIME_FORMAT),
+            d.last_error.as_deref().unwrap_or("")
+        )?;
+    }
+    Ok(list)
+}
+
+/// `nexpay webhooks resend`: the delivery is due again at once, attempts back to 0.
+pub async fn webhooks_resend(
+    store: &Store,
+    delivery_id: &str,
+    out: &mut dyn Write,
+) -> CliResult<DeliveryView> {
+    let d = webhooks::resend_delivery(store, ACTOR_CLI, delivery_id).await?;
+    writeln!(
+        out,
+        "Delivery {} ({} {}) will be sent again shortly.",
+        d.id, d.event_type, d.reference
+    )?;
+    Ok(d)
+}
+
+/// `nexpay webhooks resend-failed`: every failed delivery of the endpoint created since
+/// `since` (RFC 3339).
+pub async fn webhooks_resend_failed(
+    store: &Store,
+    project_id: &str,
+    endpoint_id: &str,
+    since: &str,
+    out: &mut dyn Write,
+) -> CliResult<usize> {
+    let n = webhooks::resend_failed(store, ACTOR_CLI, project_id, endpoint_id, Some(since)).await?;
+    writeln!(
+        out,
+        "{n} failed deliver{} will be sent again shortly.",
+        if n == 1 { "y" } else { "ies" }
+    )?;
+    Ok(n)
 }

@@ -172,3 +172,22 @@ where
         .await
         .map_err(|e| AdminError::Internal(format!("blocking task failed: {e}")))
 }
+
+/// Collects every issue of one input, so a form can show them all at once. Each
+/// feature module adds its own checks in an `impl Issues` block.
+#[derive(Default)]
+pub(crate) struct Issues(pub(crate) Vec<FieldIssue>);
+
+impl Issues {
+    pub(crate) fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldIssue::new(field, message));
+    }
+
+    pub(crate) fn finish(self) -> AdminResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AdminError::Validation(self.0))
+        }
+    }
+}

@@ -27,6 +27,7 @@ pub mod request_id;
 pub mod reviews;
 mod routes;
 pub mod session;
+pub mod webhooks;
 
 pub use error::{AdminError, AdminResult, FieldIssue};
 pub use routes::API_PREFIX;

@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::audit;
-use crate::error::{AdminError, AdminResult, FieldIssue};
+use crate::error::Issues;
+use crate::error::{AdminError, AdminResult};
 use crate::utc;
 
 /// The providers every instance knows: (code, name, logo).
@@ -253,23 +254,7 @@ pub struct OmWebhookInput {
     pub signing_secret: Option<Secret>,
 }
 
-/// Collects every issue of one input, so a form can show them all at once.
-#[derive(Default)]
-struct Issues(Vec<FieldIssue>);
-
 impl Issues {
-    fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldIssue::new(field, message));
-    }
-
-    fn finish(self) -> AdminResult<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(AdminError::Validation(self.0))
-        }
-    }
-
     /// A required secret: trimmed, no inner whitespace, `min`..=512 characters.
     fn secret(&mut self, field: &str, value: Option<&Secret>, min: usize) -> Option<String> {
         let Some(value) = value.map(|s| s.expose().trim()).filter(|s| !s.is_empty()) else {

@@ -17,6 +17,7 @@ use nexpay_provider_adapter::live::{LiveConnectors, LiveSettings};
 use nexpay_provider_adapter::{Connectors, ProviderAdapter, WebhookInbox};
 use nexpay_providers::{InMemoryTokenCache, TokenCache};
 use nexpay_store::Store;
+use nexpay_webhook_dispatcher::{Dispatcher, DispatcherHandle, EndpointSecrets, Fanout, FanoutBus};
 
 pub use nexpay_dashboard::bootstrap::FirstStart;
 
@@ -27,6 +28,7 @@ pub struct Application {
     pub store: Store,
     pub first_start: Option<FirstStart>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    dispatching: DispatcherHandle,
 }
 
 impl Application {
@@ -48,9 +50,21 @@ impl Application {
         // dashboard invalidate what it holds. Bounded to keep the process small (a
         // cached session status is about 1 KB; the oldest entries go first).
         let cache: Arc<dyn Cache> = Arc::new(MemoryCache::with_max_entries(20_000));
+        // webhook-dispatcher: deliveries are written from each merchant-facing event
+        // before the outbox relay hands it to the in-memory bus (see `FanoutBus`), then
+        // sent by the dispatcher loop.
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            EndpointSecrets::from_config(&config)?,
+            config.webhooks.clone(),
+        )?;
+        let relay_bus: Arc<dyn Bus> = Arc::new(FanoutBus::new(
+            bus.clone(),
+            Fanout::new(store.clone(), dispatcher.wake()),
+        ));
         let payments = Payments::new(
             store.clone(),
-            bus.clone(),
+            relay_bus,
             PaymentsConfig {
                 public_url: config.public_url.clone(),
                 session_ttl: config.session_ttl,
@@ -114,6 +128,7 @@ impl Application {
             ),
             tokio::spawn(purge_idempotency_keys(store.clone())),
         ];
+        let dispatching = dispatcher.spawn();
 
         let gateway = GatewayState::new(
             store.clone(),
@@ -179,6 +194,7 @@ impl Application {
             store,
             first_start,
             tasks,
+            dispatching,
         })
     }
 
@@ -193,6 +209,7 @@ impl Application {
         for t in self.tasks {
             t.abort();
         }
+        self.dispatching.abort();
         result
     }
 }

@@ -1,6 +1,6 @@
 #![forbid(unsafe_code)]
 //! `nexpay`: runs the whole product in one process (default), or performs an operator
-//! task (`migrate`, `project`, `keys`, `providers`, `admin`).
+//! task (`migrate`, `project`, `keys`, `providers`, `webhooks`, `admin`).
 
 use clap::{Parser, Subcommand};
 use nexpay_config::{Config, Keys};
@@ -41,9 +41,102 @@ enum Command {
     /// Configure the payment providers (Wave, Orange Money) of the instance.
     #[command(subcommand)]
     Providers(ProvidersCmd),
+    /// Manage the merchant webhook endpoints of a project, and their deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCmd),
     /// Administer admin accounts.
     #[command(subcommand)]
     Admin(AdminCmd),
+}
+
+/// Endpoint secrets are never command-line arguments: NexPay generates one, or reads
+/// yours from the environment variable named by `--secret-env`.
+#[derive(Subcommand)]
+enum WebhooksCmd {
+    /// List the endpoints of a project (both modes).
+    List { project_id: String },
+    /// Add an endpoint; prints its signing secret once.
+    Create {
+        project_id: String,
+        /// Where to POST the events (https://…).
+        #[arg(long)]
+        url: String,
+        /// live (default) or test: which payments' events it receives.
+        #[arg(long, default_value = "live")]
+        mode: String,
+        /// Header of the legacy signature (default x-webhook-secret).
+        #[arg(long = "header", value_name = "NAME")]
+        header: Option<String>,
+        /// Comma-separated event types (default: all), e.g.
+        /// payment.succeeded,payment.failed.
+        #[arg(long, value_name = "TYPES")]
+        events: Option<String>,
+        /// A note for admins (at most 200 characters).
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// Variable holding your own secret (20 to 200 printable characters); without
+        /// it, NexPay generates one (whsec_…).
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+    },
+    /// Change an endpoint: only the options given.
+    Update {
+        project_id: String,
+        endpoint_id: String,
+        /// A new receiver URL.
+        #[arg(long)]
+        url: Option<String>,
+        /// Comma-separated event types; an empty value means all.
+        #[arg(long, value_name = "TYPES")]
+        events: Option<String>,
+        /// Send events to it again (clears what NexPay recorded when it disabled it).
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Stop sending events to it.
+        #[arg(long)]
+        disable: bool,
+        /// An empty value clears it.
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+    },
+    /// Delete an endpoint; its pending deliveries are failed.
+    Delete {
+        project_id: String,
+        endpoint_id: String,
+    },
+    /// Give an endpoint a new signing secret; prints it once. The old one keeps signing
+    /// for the grace period.
+    RotateSecret {
+        project_id: String,
+        endpoint_id: String,
+        /// 0 to 168 (default WEBHOOK_SECRET_GRACE, 24 hours); 0 ends the old secret now.
+        #[arg(long, value_name = "N")]
+        grace_hours: Option<i64>,
+        /// Variable holding your own new secret; without it, NexPay generates one.
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+    },
+    /// List the deliveries of an endpoint, newest first.
+    Deliveries {
+        project_id: String,
+        endpoint_id: String,
+        /// pending, succeeded or failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// 1 to 500 (default 100).
+        #[arg(long, value_name = "N")]
+        limit: Option<i64>,
+    },
+    /// Send one delivery again.
+    Resend { delivery_id: String },
+    /// Send again the failed deliveries of an endpoint created since a time.
+    ResendFailed {
+        project_id: String,
+        endpoint_id: String,
+        /// RFC 3339, e.g. 2025-10-30T00:00:00Z.
+        #[arg(long)]
+        since: String,
+    },
 }
 
 /// Secrets are never command-line arguments (shell history, `ps`): each is read from the
@@ -208,6 +301,12 @@ async fn main() -> anyhow::Result<()> {
             encryption: true,
             webhook_secrets: false,
         },
+        Some(Command::Webhooks(WebhooksCmd::Create { .. } | WebhooksCmd::RotateSecret { .. })) => {
+            Keys {
+                encryption: false,
+                webhook_secrets: true,
+            }
+        }
         _ => Keys::NONE,
     };
     let mut loaded = Config::from_env_for(keys);
@@ -314,6 +413,7 @@ async fn main() -> anyhow::Result<()> {
                     .map(drop)?
                 }
                 Command::Providers(cmd) => providers(&store, &config, cmd, &mut out).await?,
+                Command::Webhooks(cmd) => webhooks(&store, &config, cmd, &mut out).await?,
                 Command::Admin(AdminCmd::ResetPassword { email, password }) => {
                     cli::admin_reset_password(&store, &email, password, &mut out)
                         .await
@@ -448,6 +548,134 @@ async fn providers(
                 )
                 .await?,
             );
+        }
+    }
+    Ok(())
+}
+
+/// Comma-separated event types; an empty list means all of them.
+fn event_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn webhooks(
+    store: &Store,
+    config: &Config,
+    cmd: WebhooksCmd,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    use nexpay_dashboard::webhooks::{CreateEndpointInput, RotateSecretInput, UpdateEndpointInput};
+    // Only ever from a variable: without --secret-env, NexPay generates the secret.
+    let secret = |var: Option<String>| -> anyhow::Result<_> {
+        let Some(var) = var else {
+            return Ok(None);
+        };
+        let mut no_input = std::io::empty();
+        let mut no_prompt = std::io::sink();
+        Ok(Some(cli::read_secret(
+            "Webhook secret",
+            Some(&var),
+            &mut no_input,
+            &mut no_prompt,
+        )?))
+    };
+    match cmd {
+        WebhooksCmd::List { project_id } => {
+            drop(cli::webhooks_list(store, &project_id, out).await?)
+        }
+        WebhooksCmd::Create {
+            project_id,
+            url,
+            mode,
+            header,
+            events,
+            description,
+            secret_env,
+        } => {
+            let input = CreateEndpointInput {
+                url: Some(url),
+                mode: Some(mode),
+                header_name: header,
+                secret: secret(secret_env)?,
+                event_types: events.as_deref().map(event_list),
+                enabled: None,
+                description,
+            };
+            drop(cli::webhooks_create(store, config, &project_id, &input, out).await?);
+        }
+        WebhooksCmd::Update {
+            project_id,
+            endpoint_id,
+            url,
+            events,
+            enable,
+            disable,
+            description,
+        } => {
+            let enabled = match (enable, disable) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let input = UpdateEndpointInput {
+                url,
+                header_name: None,
+                event_types: events.as_deref().map(event_list),
+                enabled,
+                description: description.map(|d| Some(d).filter(|d| !d.is_empty())),
+            };
+            drop(
+                cli::webhooks_update(store, config, &project_id, &endpoint_id, &input, out).await?,
+            );
+        }
+        WebhooksCmd::Delete {
+            project_id,
+            endpoint_id,
+        } => cli::webhooks_delete(store, &project_id, &endpoint_id, out).await?,
+        WebhooksCmd::RotateSecret {
+            project_id,
+            endpoint_id,
+            grace_hours,
+            secret_env,
+        } => {
+            let input = RotateSecretInput {
+                secret: secret(secret_env)?,
+                grace_hours,
+            };
+            drop(
+                cli::webhooks_rotate_secret(store, config, &project_id, &endpoint_id, &input, out)
+                    .await?,
+            );
+        }
+        WebhooksCmd::Deliveries {
+            project_id,
+            endpoint_id,
+            status,
+            limit,
+        } => drop(
+            cli::webhooks_deliveries(
+                store,
+                &project_id,
+                &endpoint_id,
+                status.as_deref(),
+                limit,
+                out,
+            )
+            .await?,
+        ),
+        WebhooksCmd::Resend { delivery_id } => {
+            drop(cli::webhooks_resend(store, &delivery_id, out).await?)
+        }
+        WebhooksCmd::ResendFailed {
+            project_id,
+            endpoint_id,
+            since,
+        } => {
+            cli::webhooks_resend_failed(store, &project_id, &endpoint_id, &since, out).await?;
         }
     }
     Ok(())

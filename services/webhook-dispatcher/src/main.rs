@@ -1,8 +1,9 @@
 #![forbid(unsafe_code)]
-//! `nexpay-webhook-dispatcher`: see the library documentation for what it does today.
+//! `nexpay-webhook-dispatcher`: consumes merchant-facing events into delivery rows and
+//! delivers them (see the library documentation).
 
 use nexpay_runtime as rt;
-use nexpay_webhook_dispatcher::{BINDINGS, EVENTS_QUEUE};
+use nexpay_webhook_dispatcher::{Dispatcher, EndpointSecrets, Fanout};
 
 const SERVICE: &str = "webhook-dispatcher";
 
@@ -11,15 +12,30 @@ async fn main() -> anyhow::Result<()> {
     let config = rt::load_config(SERVICE, 8084);
     rt::init_tracing(config.log_json);
     let metrics = rt::Metrics::new(SERVICE);
+    let store = rt::connect_store(&config).await?;
     let rabbit = rt::connect_bus(&config, SERVICE).await?;
-    rabbit.declare_events_queue(EVENTS_QUEUE, BINDINGS).await?;
     let bus = rt::metered(&rabbit, &metrics);
-    metrics.watch_queues(bus.clone(), &[EVENTS_QUEUE]);
+
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        EndpointSecrets::from_config(&config)?,
+        config.webhooks.clone(),
+    )?
+    .with_metrics(metrics.clone());
+    let running = dispatcher.spawn();
+    let consumer = Fanout::new(store.clone(), dispatcher.wake())
+        .consume(bus.as_ref(), rt::consumer_options())
+        .await?;
+    metrics.watch_queues(bus.clone(), &[nexpay_webhook_dispatcher::EVENTS_QUEUE]);
     let probes = rt::Probes {
+        store: Some(store),
         bus: Some(bus),
         ..rt::Probes::default()
     };
     let (server, port) = rt::http_server(&config, probes, metrics, rt::health_routes)?;
-    tracing::info!(port, "webhook-dispatcher ready");
-    rt::run_until_stopped(SERVICE, server, Vec::new(), Vec::new(), Some(rabbit)).await
+    tracing::info!(port, "webhook-dispatcher delivering merchant webhooks");
+    let result =
+        rt::run_until_stopped(SERVICE, server, vec![consumer], Vec::new(), Some(rabbit)).await;
+    running.abort();
+    result
 }

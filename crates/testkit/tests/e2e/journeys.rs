@@ -24,7 +24,11 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// POSTs a payer-page form; returns the status and the `Location` header.
-async fn payer_action(app: &TestApp, url: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+pub(crate) async fn payer_action(
+    app: &TestApp,
+    url: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
     let r = app
         .client
         .post(url)
@@ -45,7 +49,7 @@ async fn payer_action(app: &TestApp, url: &str, fields: &[(&str, &str)]) -> (u16
 
 /// The Wave payer page of a checkout answer: its launch URL
 /// (`.../sandbox/wave/c/cos-...?a=...`) without the query.
-fn wave_page(data: &Value) -> String {
+pub(crate) fn wave_page(data: &Value) -> String {
     let url = data["checkout_urls"][0]["url"].as_str().unwrap();
     assert!(url.contains("/sandbox/wave/c/cos-"), "{url}");
     url.split('?').next().unwrap().to_owned()
@@ -72,7 +76,7 @@ async fn checkout(app: &TestApp, session: &str, provider: &str) -> Value {
     r.data().clone()
 }
 
-async fn direct(app: &TestApp, provider: &str) -> Value {
+pub(crate) async fn direct(app: &TestApp, provider: &str) -> Value {
     let r = post(
         app,
         PAYMENT,

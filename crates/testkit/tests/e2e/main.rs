@@ -57,6 +57,7 @@ mod expiry;
 mod health;
 mod idempotency;
 mod journeys;
+mod merchant_webhooks;
 mod openapi;
 mod provider_config;
 mod providers;

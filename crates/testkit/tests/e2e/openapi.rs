@@ -59,6 +59,10 @@ e2e!(
             "ENCRYPTION_KEY",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
         ),
+        (
+            "WEBHOOK_SECRETS_KEY",
+            "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+        ),
         ("JWT_SECRET", "e2e-jwt-9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e"),
         ("ADMIN_PASSWORD", "Prod-Admin-Pa55-for-e2e-runs"),
         ("X_WRITE_KEY", LIVE_WRITE),

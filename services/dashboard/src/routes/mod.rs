@@ -9,6 +9,7 @@ mod keys;
 mod projects;
 mod providers;
 mod reviews;
+mod webhooks;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::middleware::from_fn;
@@ -128,6 +129,42 @@ pub(crate) fn mount(cfg: &mut web::ServiceConfig) {
                         web::get().to(reviews::provider_webhooks),
                     )
                     .route("/attempts/flagged", web::get().to(reviews::flagged))
+                    .service(
+                        web::resource("/projects/{id}/webhooks")
+                            .route(web::get().to(webhooks::list))
+                            .route(web::post().to(webhooks::create)),
+                    )
+                    .service(
+                        web::resource("/projects/{id}/webhooks/{wid}")
+                            .route(web::get().to(webhooks::get))
+                            .route(web::patch().to(webhooks::update))
+                            .route(web::delete().to(webhooks::delete)),
+                    )
+                    .route(
+                        "/projects/{id}/webhooks/{wid}/rotate-secret",
+                        web::post().to(webhooks::rotate_secret),
+                    )
+                    .route(
+                        "/projects/{id}/webhooks/{wid}/deliveries",
+                        web::get().to(webhooks::deliveries),
+                    )
+                    .route(
+                        "/projects/{id}/webhooks/{wid}/resend-failed",
+                        web::post().to(webhooks::resend_failed),
+                    )
+                    .route(
+                        "/webhook-deliveries/{did}",
+                        web::get().to(webhooks::delivery),
+                    )
+                    .route(
+                        "/webhook-deliveries/{did}/resend",
+                        web::post().to(webhooks::resend),
+                    )
+                    .route("/notifications", web::get().to(webhooks::notifications))
+                    .route(
+                        "/notifications/{nid}/read",
+                        web::post().to(webhooks::notification_read),
+                    )
                     .default_service(web::to(not_found)),
             ),
     );

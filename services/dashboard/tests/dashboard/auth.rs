@@ -211,6 +211,10 @@ async fn production_cookie_is_secure_and_urls_need_https(db: TestDb) {
                 "ENCRYPTION_KEY",
                 "q83vEi7XnA8pG1bX0mD5yR2wL4kT9cZ6uH3sJ7fN1eQ=",
             ),
+            (
+                "WEBHOOK_SECRETS_KEY",
+                "Zk3mP0qR8sT2uV6wX1yA5bC9dE4fG7hJ2kL6nM0pQ3s=",
+            ),
             ("ADMIN_PASSWORD", STRONG_PASSWORD),
             ("X_WRITE_KEY", "legacyWriteKey-7f3a9c2e1b5d8f0a"),
             ("X_READ_KEY", "legacyReadKey-2b8e4f6a0c9d1e3f7"),

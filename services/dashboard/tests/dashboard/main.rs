@@ -16,3 +16,4 @@ mod keys;
 mod projects;
 mod provider_config;
 mod providers;
+mod webhooks;
