@@ -29,6 +29,11 @@ pub struct Services {
     pub instances: Vec<(&'static str, Instance)>,
     pub vhost: String,
     pub redis_prefix: String,
+    /// What [`Services::add_replica`] starts another process with.
+    bin_dir: std::path::PathBuf,
+    data_dir: std::path::PathBuf,
+    database_url: String,
+    env: Vec<(String, String)>,
 }
 
 fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
@@ -81,6 +86,10 @@ impl Services {
             instances: Vec::new(),
             vhost: vhost.clone(),
             redis_prefix: redis_prefix.clone(),
+            bin_dir: bin_dir.to_owned(),
+            data_dir: data_dir.to_owned(),
+            database_url: database_url.to_owned(),
+            env: Vec::new(),
         };
         rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
         let mut env: Vec<(String, String)> = vec![
@@ -92,6 +101,7 @@ impl Services {
             ("REDIS_KEY_PREFIX".into(), redis_prefix),
         ];
         env.extend(extra_env.iter().cloned());
+        services.env = env.clone();
         for s in SERVICES {
             let bin = bin_dir.join(format!("nexpay-{s}"));
             eprintln!("starting {}", bin.display());
@@ -141,6 +151,23 @@ impl Services {
             }
         }
         Ok(services)
+    }
+
+    /// Starts one more replica of `service` (e.g. a second webhook-dispatcher).
+    pub async fn add_replica(&mut self, service: &'static str) -> anyhow::Result<()> {
+        let n = self.instances.iter().filter(|(s, _)| *s == service).count();
+        let bin = self.bin_dir.join(format!("nexpay-{service}"));
+        eprintln!("starting {} (replica {})", bin.display(), n + 1);
+        let inst = Instance::start_logging_to(
+            &bin,
+            &format!("{service}-{}.log", n + 1),
+            &self.data_dir,
+            &self.database_url,
+            &self.env,
+        )
+        .await?;
+        self.instances.push((service, inst));
+        Ok(())
     }
 
     pub fn service(&self, name: &str) -> &Instance {

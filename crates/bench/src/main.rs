@@ -29,6 +29,7 @@ mod pg;
 mod providers;
 mod report;
 mod stats;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +54,9 @@ enum Scenario {
     Sessions,
     /// Wave payment initiation and webhook → SUCCEEDED latency (test mode, simulator).
     Providers,
+    /// Merchant webhook deliveries per second, and provider webhook → merchant webhook
+    /// latency under load.
+    Webhooks,
 }
 
 #[derive(Debug, Parser)]
@@ -114,6 +118,17 @@ struct Args {
     /// provider's round trip.
     #[arg(long, default_value_t = 0)]
     sim_api_delay_ms: u64,
+    /// `--scenario webhooks`: deliveries of the throughput phase.
+    #[arg(long, default_value_t = 5000)]
+    webhook_deliveries: usize,
+    /// `--scenario webhooks`: background deliveries written per second during the
+    /// end-to-end phase.
+    #[arg(long, default_value_t = 1000)]
+    webhook_load: usize,
+    /// `--scenario webhooks --distributed`: webhook-dispatcher replica counts, one round
+    /// of both phases each (replicas are added between rounds).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    dispatchers: Vec<usize>,
 }
 
 #[tokio::main]
@@ -321,9 +336,115 @@ async fn run_providers(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()>
     Ok(())
 }
 
+async fn run_webhooks(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.webhook_deliveries > 0 && args.webhook_payments > 0 && args.webhook_parallel > 0,
+        "--webhook-deliveries, --webhook-payments and --webhook-parallel must be at least 1"
+    );
+    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
+    let (_, pid, data_dir) = prepare(args, cleanup)?;
+    let opts = webhooks::Options {
+        deliveries: args.webhook_deliveries,
+        load_per_sec: args.webhook_load,
+        payments: args.webhook_payments,
+        parallel: args.webhook_parallel,
+    };
+    let receiver = webhooks::Receiver::start().await?;
+    let mut throughput = Vec::new();
+    let mut e2e = Vec::new();
+    let wiring_text;
+    if args.distributed {
+        let bin_dir = bin
+            .parent()
+            .ok_or_else(|| anyhow::anyhow!("{} has no directory", bin.display()))?
+            .to_owned();
+        let name = format!("nexpay_bench_{pid}");
+        cleanup.pg_databases.push(name.clone());
+        let url = pg::create_database(&args.pg_admin_url, &name).await?;
+        let services = cleanup.services.insert(
+            distributed::Services::start(&bin_dir, &data_dir, &url, &args.child_env, true).await?,
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let store = webhooks::connect(&url).await?;
+        let endpoint = webhooks::create_endpoint(&store, &data_dir, &receiver.url).await?;
+        let wiring = webhooks::Wiring {
+            api_base: services.gateway().base_url.clone(),
+            write_key: services.gateway().write_key.clone(),
+        };
+        let mut running = 1;
+        for &n in &args.dispatchers {
+            while running < n {
+                services.add_replica("webhook-dispatcher").await?;
+                running += 1;
+            }
+            eprintln!("{n} dispatcher(s): {} deliveries", opts.deliveries);
+            let t = webhooks::throughput(
+                &store,
+                &endpoint,
+                &receiver,
+                opts.deliveries,
+                n,
+                &services.pids(),
+                &format!("d{n}"),
+            )
+            .await?;
+            eprintln!("  {:.0} deliveries/s", t.rate());
+            throughput.push(t);
+            eprintln!(
+                "{n} dispatcher(s): end to end, {} payments under {}/s of background deliveries",
+                opts.payments, opts.load_per_sec
+            );
+            let e = webhooks::end_to_end(&wiring, &store, &endpoint, &receiver, &opts, n).await?;
+            eprintln!(
+                "  p50 {:.1} ms, p99 {:.1} ms",
+                e.latency.q(0.5),
+                e.latency.q(0.99)
+            );
+            e2e.push(e);
+            services.check_alive("the webhook phases")?;
+        }
+        cleanup.stop_services().await;
+        wiring_text =
+            "distributed (one process per service, webhook-dispatcher replicas as listed)"
+                .to_owned();
+    } else {
+        let (backend, _, database_url) = standalone_database(args, cleanup, pid, &data_dir).await?;
+        let inst = cleanup
+            .instance
+            .insert(Instance::start(&bin, &data_dir, &database_url, &args.child_env).await?);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let wiring = webhooks::Wiring {
+            api_base: inst.base_url.clone(),
+            write_key: inst.write_key.clone(),
+        };
+        let pids = vec![inst.pid];
+        let store = webhooks::connect(&database_url).await?;
+        let endpoint = webhooks::create_endpoint(&store, &data_dir, &receiver.url).await?;
+        let t = webhooks::throughput(&store, &endpoint, &receiver, opts.deliveries, 1, &pids, "s")
+            .await?;
+        eprintln!("  {:.0} deliveries/s", t.rate());
+        throughput.push(t);
+        let e = webhooks::end_to_end(&wiring, &store, &endpoint, &receiver, &opts, 1).await?;
+        eprintln!(
+            "  p50 {:.1} ms, p99 {:.1} ms",
+            e.latency.q(0.5),
+            e.latency.q(0.99)
+        );
+        e2e.push(e);
+        check_alive(cleanup, "the webhook phases")?;
+        cleanup.stop_child().await;
+        wiring_text = format!("standalone (one `nexpay` process), {backend}");
+    }
+    webhooks::print(&wiring_text, &command_line(), &throughput, &e2e);
+    Ok(())
+}
+
 async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     if args.scenario == Scenario::Providers {
         return run_providers(args, cleanup).await;
+    }
+    if args.scenario == Scenario::Webhooks {
+        return run_webhooks(args, cleanup).await;
     }
     if args.distributed {
         return run_distributed(args, cleanup).await;

@@ -72,6 +72,10 @@ pub struct Dist {
 }
 
 impl Dist {
+    pub fn from_samples(v: Vec<f64>) -> Dist {
+        Dist::new(v)
+    }
+
     fn new(mut v: Vec<f64>) -> Dist {
         v.sort_by(f64::total_cmp);
         Dist { sorted: v }
@@ -147,10 +151,10 @@ fn payment_body(worker: usize, n: u64) -> Value {
 /// A created payment: its reference and the simulator's payer page (launch URL
 /// without the query), whose last segment is the Wave session id.
 #[derive(Debug, Clone)]
-struct Created {
-    reference: String,
-    page: String,
-    cos: String,
+pub struct Created {
+    pub reference: String,
+    pub page: String,
+    pub cos: String,
 }
 
 fn parse_created(body: &[u8]) -> anyhow::Result<Created> {
@@ -259,8 +263,18 @@ async fn initiate_phase(w: &Wiring, opts: &Options, level: usize) -> anyhow::Res
 
 /// Creates `n` payments from `parallel` tasks (not measured).
 async fn create_payments(w: &Wiring, n: usize, parallel: usize) -> anyhow::Result<Vec<Created>> {
-    let url = Arc::new(format!("{}/api/v1/payment/initiate", w.api_base));
-    let key = Arc::new(w.write_key.clone());
+    create_payments_for(&w.api_base, &w.write_key, n, parallel).await
+}
+
+/// [`create_payments`] for any API base and test write key.
+pub async fn create_payments_for(
+    api_base: &str,
+    write_key: &str,
+    n: usize,
+    parallel: usize,
+) -> anyhow::Result<Vec<Created>> {
+    let url = Arc::new(format!("{api_base}/api/v1/payment/initiate"));
+    let key = Arc::new(write_key.to_owned());
     let next = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..parallel.max(1))
         .map(|worker| {
