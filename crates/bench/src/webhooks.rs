@@ -339,6 +339,8 @@ pub async fn end_to_end(
     let stop = Arc::new(AtomicBool::new(false));
     let load = {
         let (store, endpoint, stop) = (store.clone(), endpoint.clone(), stop.clone());
+        // One tag per round: each round's rows are new deliveries.
+        let tag = format!("load{dispatchers}");
         let per_tick = (opts.load_per_sec / 20).max(1);
         let enabled = opts.load_per_sec > 0;
         tokio::spawn(async move {
@@ -347,7 +349,7 @@ pub async fn end_to_end(
             while enabled && !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
                 let rows: Vec<WebhookDeliveryRow> = (i..i + per_tick)
-                    .map(|k| synthetic(&endpoint, "load", k, "pending"))
+                    .map(|k| synthetic(&endpoint, &tag, k, "pending"))
                     .collect();
                 i += per_tick;
                 if let Err(e) = store.insert_webhook_deliveries(&rows).await {
@@ -373,7 +375,15 @@ pub async fn end_to_end(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(c) = created.get(i) else { return };
-                    let _ = client.post(format!("{}/approve", c.page)).send().await;
+                    let answer = client
+                        .post(format!("{}/approve", c.page))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body("")
+                        .send()
+                        .await;
+                    if !answer.is_ok_and(|r| r.status().as_u16() == 303) {
+                        eprintln!("approving {} failed", c.reference);
+                    }
                     // One approval every ~20 ms per worker keeps the flow steady.
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -400,7 +410,7 @@ pub async fn end_to_end(
                 if v["type"] == json!("payment.succeeded") {
                     arrived.entry(reference.to_owned()).or_insert(a.wall);
                 }
-            } else {
+            } else if a.at >= started {
                 load_arrivals += 1;
                 last_load = last_load.max(a.at);
             }

@@ -21,7 +21,7 @@ use crate::attempt::{classify, next_attempt, parse_retry_after, Classified};
 /// Deliveries claimed per query.
 const BATCH: usize = 128;
 /// How often the dispatcher looks for due deliveries when nothing wakes it.
-const POLL: Duration = Duration::from_millis(250);
+const POLL: Duration = Duration::from_millis(50);
 /// An endpoint's row and secrets are read again after this long.
 const ENDPOINT_TTL: Duration = Duration::from_secs(1);
 /// The first bytes of a receiver's answer kept with the attempt.
