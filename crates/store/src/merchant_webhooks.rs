@@ -271,16 +271,6 @@ impl Store {
         })
     }
 
-    /// When the next delivery falls due, if any is pending (the dispatcher sleeps until
-    /// then).
-    pub async fn next_webhook_due(&self) -> StoreResult<Option<NaiveDateTime>> {
-        read!(self, |c| Ok(d::table
-            .filter(d::status.eq(DELIVERY_PENDING))
-            .select(diesel::dsl::min(d::next_attempt_at))
-            .get_result::<Option<NaiveDateTime>>(c)
-            .await?))
-    }
-
     /// Records an attempt and its outcome on the delivery and on the endpoint's failure
     /// record, in one transaction. False (and nothing written) when the delivery is no
     /// longer pending or was claimed again since (`claimed_until` is the lease this
