@@ -79,6 +79,32 @@ pub struct CheckoutSession {
     pub provider_code: String,
 }
 
+/// Cancel a session that is not paid yet (the hosted page's "Cancel and return to the
+/// shop" link). As for [`CheckoutSession`], the project is `None` when the hosted page
+/// asks: the session id is then the credential. Idempotent: cancelling a cancelled
+/// session answers the same and changes nothing. A succeeded, failed or expired session
+/// is refused with 409 `session_closed`; an unknown one (or another project's) with
+/// 404 `not_found`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelSession {
+    pub project_id: Option<String>,
+    pub mode: Option<String>,
+    pub session_id: String,
+}
+
+/// The answer to [`CancelSession`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionCancelled {
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// The session's status after the call (`cancelled`).
+    pub status: String,
+    /// Where to send the customer back: the session's cancel URL, else its failure URL
+    /// (both already fall back to the project's at creation). `None`: the shop gave none.
+    #[serde(rename = "cancelUrl")]
+    pub cancel_url: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderRef {
     pub id: String,

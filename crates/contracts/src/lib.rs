@@ -22,6 +22,7 @@ pub mod kinds {
     pub const CREATE_SESSION: &str = "payments.create_session";
     pub const INITIATE_PAYMENT: &str = "payments.initiate_payment";
     pub const CHECKOUT_SESSION: &str = "payments.checkout_session";
+    pub const CANCEL_SESSION: &str = "payments.cancel_session";
     pub const PROVIDER_UPDATE: &str = "payments.provider_update";
     pub const CREATE_CHECKOUT: &str = "provider.create_checkout";
     pub const FETCH_STATUS: &str = "provider.fetch_status";

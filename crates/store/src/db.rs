@@ -81,12 +81,45 @@ fn sqlite_manager(path: String) -> AsyncDieselConnectionManager<SqliteConn> {
     AsyncDieselConnectionManager::new_with_config(path, config)
 }
 
+/// A pooled PostgreSQL connection unused for longer than this is checked with
+/// `SELECT 1` before it is handed out: the server may have closed it meanwhile
+/// (`pg_terminate_backend`, a restart, an idle timeout). One in steady use is not.
+pub const PG_VERIFY_AFTER_IDLE: Duration = Duration::from_millis(100);
+
+type PgHookFuture<'a> =
+    deadpool::managed::HookFuture<'a, diesel_async::pooled_connection::PoolError>;
+
+fn verify_if_idle<'a>(
+    conn: &'a mut AsyncPgConnection,
+    metrics: &'a deadpool::managed::Metrics,
+) -> PgHookFuture<'a> {
+    Box::pin(async move {
+        if metrics.last_used() < PG_VERIFY_AFTER_IDLE {
+            return Ok(());
+        }
+        conn.batch_execute("SELECT 1").await.map_err(|e| {
+            deadpool::managed::HookError::Backend(
+                diesel_async::pooled_connection::PoolError::QueryError(e),
+            )
+        })
+    })
+}
+
 pub(crate) fn build_backend(url: &str, max_connections: usize) -> StoreResult<Backend> {
     let timeout = Some(Duration::from_secs(10));
     match BackendKind::from_url(url)? {
         BackendKind::Postgres => {
-            let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+            let mut config = ManagerConfig::<AsyncPgConnection>::default();
+            // The default recycling runs `SELECT 1` at every checkout: a round trip and
+            // a statement on the server for each query the service makes. A connection
+            // in steady use proves itself alive; only one idle for longer than
+            // [`PG_VERIFY_AFTER_IDLE`] is checked before it is handed out (see
+            // [`verify_if_idle`]). A broken connection is discarded either way.
+            config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
+            let manager =
+                AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
             let pool = Pool::builder(manager)
+                .pre_recycle(deadpool::managed::Hook::async_fn(verify_if_idle))
                 .max_size(max_connections.max(1))
                 .wait_timeout(timeout)
                 .create_timeout(timeout)

@@ -25,7 +25,8 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Errors worth retrying: the connection went away or the database was busy.
+    /// Errors worth retrying: the connection went away, the database was busy, or it
+    /// broke a deadlock by aborting this transaction.
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Pool(_) => true,
@@ -34,6 +35,9 @@ impl StoreError {
                     kind,
                     DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure
                 ) || info.message().contains("database is locked")
+                    // PostgreSQL picked this transaction as a deadlock victim (40P01):
+                    // the other one went through; running it again is safe.
+                    || info.message().contains("deadlock detected")
             }
             StoreError::Database(DieselError::BrokenTransactionManager) => true,
             _ => false,

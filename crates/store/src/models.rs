@@ -68,6 +68,22 @@ pub struct ProviderRow {
     pub test_passed_at: Option<NaiveDateTime>,
 }
 
+impl ProviderRow {
+    /// The currencies each provider takes: Wave and Orange Money settle in XOF here.
+    pub fn accepts(&self, currency: &str) -> bool {
+        matches!(
+            (self.code.as_str(), currency),
+            ("wave", "XOF") | ("om", "XOF")
+        )
+    }
+
+    /// Whether a payment in `mode` can use it: enabled, and in live mode with checked
+    /// credentials and webhook configuration.
+    pub fn usable_in(&self, mode: &str) -> bool {
+        self.enabled && (mode != "live" || (self.secrets_ok && self.webhook_ok))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = payments)]
 pub struct PaymentRow {

@@ -9,6 +9,7 @@
 //!
 //! [`TestApp::stop`] tears everything down (database, vhost, keys, processes).
 
+pub mod browser;
 pub mod distributed;
 pub mod proxy;
 pub mod rabbit;

@@ -82,6 +82,12 @@ async fn forward(req: HttpRequest, body: web::Bytes, router: web::Data<Router>) 
                 out = out.header(name.as_str(), value.as_bytes());
             }
         }
+        // What Traefik adds: the host and scheme the client used.
+        if let Some(host) = req.headers().get("host") {
+            out = out
+                .header("x-forwarded-host", host.as_bytes())
+                .header("x-forwarded-proto", "http");
+        }
         match out.send().await {
             Ok(resp) => {
                 let mut answer = HttpResponse::build(

@@ -17,6 +17,7 @@ use nexpay_store::Store;
 pub mod accounts;
 pub mod audit;
 pub mod bootstrap;
+pub mod checkout;
 pub mod cli;
 pub mod error;
 pub mod keys;

@@ -1,5 +1,5 @@
 #![forbid(unsafe_code)]
-//! `nexpay-dashboard`: the admin API (and, later, the admin UI and hosted checkout).
+//! `nexpay-dashboard`: the admin API and the hosted checkout page.
 //! On the first start against an empty database it creates the default project and
 //! admin account and prints their credentials once.
 
@@ -44,15 +44,19 @@ async fn main() -> anyhow::Result<()> {
         ..rt::Probes::default()
     };
     let (server, port) = rt::http_server(&config, probes, metrics, move |cfg| {
-        cfg.app_data(state.clone()).service(
-            web::scope("")
-                .wrap(from_fn(envelope_errors))
-                .configure(rt::health_routes)
-                .configure(nexpay_dashboard::configure)
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(AdminError::NotFound("No such route"))
-                })),
-        );
+        cfg.app_data(state.clone())
+            // The hosted checkout page renders its own HTML errors: outside the admin
+            // API's JSON envelope.
+            .configure(nexpay_dashboard::checkout::configure)
+            .service(
+                web::scope("")
+                    .wrap(from_fn(envelope_errors))
+                    .configure(rt::health_routes)
+                    .configure(nexpay_dashboard::configure)
+                    .default_service(web::to(|| async {
+                        Err::<HttpResponse, _>(AdminError::NotFound("No such route"))
+                    })),
+            );
     })?;
     tracing::info!(port, "dashboard listening");
     rt::run_until_stopped(SERVICE, server, Vec::new(), Vec::new(), rabbit).await

@@ -29,6 +29,10 @@ impl Handler for CommandHandler {
                 p.checkout_session(msg.decode().map_err(decode_err)?, &msg.correlation_id)
                     .await?,
             ),
+            kinds::CANCEL_SESSION => serde_json::to_value(
+                p.cancel_session(msg.decode().map_err(decode_err)?, &msg.correlation_id)
+                    .await?,
+            ),
             kinds::PROVIDER_UPDATE => serde_json::to_value(
                 p.apply_provider_update(msg.decode().map_err(decode_err)?, &msg.correlation_id)
                     .await?,

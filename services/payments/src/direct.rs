@@ -323,19 +323,18 @@ impl Payments {
             Some(id) => self.store.get_session(id).await.map_err(store_error)?,
             None => None,
         };
-        let success_url = session
-            .as_ref()
-            .and_then(|s| s.success_url.clone())
-            .or_else(|| project.success_url.clone());
-        let error_url = session
-            .as_ref()
-            .and_then(|s| s.failure_url.clone().or_else(|| s.cancel_url.clone()))
-            .or_else(|| project.failure_url.clone());
-        let fallback = format!(
-            "{}/checkout/{}",
-            self.config.public_url,
-            payment.session_id.as_deref().unwrap_or("done")
-        );
+        // A session's payer comes back from the provider to the hosted checkout page,
+        // which shows the outcome as NexPay knows it (a receipt, or the choice again)
+        // and only then sends them on to the shop's URL. A direct payment goes back to
+        // the shop's URLs.
+        let (success_url, error_url) = match &session {
+            Some(s) => {
+                let page = format!("{}/checkout/{}", self.config.public_url, s.id);
+                (Some(page.clone()), Some(page))
+            }
+            None => (project.success_url.clone(), project.failure_url.clone()),
+        };
+        let fallback = format!("{}/checkout/done", self.config.public_url);
         let cmd = CreateCheckout {
             provider_code: provider.code.clone(),
             mode: payment.mode.clone(),

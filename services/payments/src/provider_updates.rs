@@ -425,7 +425,10 @@ impl Payments {
     }
 
     /// The payment's project, archived or not: money taken is recorded either way.
-    async fn project_any(&self, id: &str) -> Result<nexpay_store::ProjectRow, HandlerError> {
+    pub(crate) async fn project_any(
+        &self,
+        id: &str,
+    ) -> Result<nexpay_store::ProjectRow, HandlerError> {
         self.store
             .get_project(id)
             .await

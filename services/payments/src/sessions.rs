@@ -1,22 +1,27 @@
-//! Checkout sessions: creation and the choice of a provider.
+//! Checkout sessions: creation, the choice of a provider and cancellation.
 
 use chrono::SecondsFormat;
 use nexpay_bus::HandlerError;
 use nexpay_contracts::{
-    CheckoutSession, CreateSession, PaymentInitiated, SessionCreated, SESSION_CREATED,
+    CancelSession, CheckoutSession, CreateSession, PaymentInitiated, SessionCancelled,
+    SessionCreated, SESSION_CREATED,
 };
-use nexpay_domain::{EventId, SessionId};
+use nexpay_domain::{EventId, EventType, PaymentStatus, SessionId, SessionStatus};
 use nexpay_store::{
-    now, AttemptUpdate, NewPaymentBundle, OutboxEvent, SessionRow, StatusChange, StoreError,
+    now, AttemptUpdate, NewPaymentBundle, OutboxEvent, PaymentRow, PaymentUpdate, ProjectRow,
+    SessionRow, SessionUpdate, StatusChange, StoreError,
 };
 
 use crate::direct::{pending_payment, provider_accepts};
-use crate::events::history;
+use crate::events::{history, merchant_event};
 use crate::views::payment_view;
 use crate::{rejected, store_error, Payments};
 
 const MIN_TTL_SECS: u64 = 60;
 const MAX_TTL_SECS: u64 = 24 * 3600;
+/// A cancellation that lost a race (a provider choice, or a checkout opening, changed
+/// the session or its attempt first) is retried on fresh rows this many times.
+const CANCEL_RETRIES: usize = 3;
 
 impl Payments {
     pub async fn create_session(
@@ -213,9 +218,11 @@ impl Payments {
                 return Ok(payment_view(&payment, &att, &provider));
             }
             let at = now();
+            // Its exact status: if the checkout opened meanwhile (created → pending),
+            // the retry sees its provider id, which closing it at the provider needs.
             changes.push(StatusChange::Attempt {
                 id: att.id.clone(),
-                from: vec!["created".to_owned(), "pending".to_owned()],
+                from: vec![att.status.clone()],
                 set: AttemptUpdate {
                     status: Some("cancelled".to_owned()),
                     resolved_at: Some(Some(at)),
@@ -229,5 +236,195 @@ impl Payments {
         let project = self.project(&session.project_id).await?;
         self.run_attempt(&payment, Some(&session), &project, &provider, changes, corr)
             .await
+    }
+
+    /// Cancels a session that is not paid yet (the hosted page's "Cancel and return to
+    /// the shop" link): session, payment and open attempts move to cancelled in one
+    /// transaction with the `payment.cancelled` event. Cancelling a cancelled session
+    /// answers the same and changes nothing; a succeeded, failed or expired one is
+    /// refused (`session_closed`), and so is one paid while we were cancelling it.
+    pub async fn cancel_session(
+        &self,
+        cmd: CancelSession,
+        corr: &str,
+    ) -> Result<SessionCancelled, HandlerError> {
+        let not_found = || rejected(404, "not_found", "Payment session not found");
+        // A malformed id is unknown; it must not reach the database (see
+        // `checkout_session`).
+        if SessionId::parse(&cmd.session_id).is_err() {
+            return Err(not_found());
+        }
+        for _ in 0..CANCEL_RETRIES {
+            let (session, payment, _) = self
+                .store
+                .get_session_view(&cmd.session_id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(not_found)?;
+            if cmd
+                .project_id
+                .as_deref()
+                .is_some_and(|p| p != session.project_id)
+                || cmd.mode.as_deref().is_some_and(|m| m != session.mode)
+            {
+                return Err(not_found());
+            }
+            match session.status.as_str() {
+                // A second click, or a retried message: nothing more to do.
+                "cancelled" => return Ok(session_cancelled(&session)),
+                "opened" | "pending" => {}
+                other => {
+                    return Err(rejected(
+                        409,
+                        "session_closed",
+                        format!("This payment session is {other}"),
+                    ))
+                }
+            }
+            if payment.status != "PENDING" {
+                // Not expected while the session is open; never cancel a paid payment.
+                let shown = PaymentStatus::parse(&payment.status)
+                    .map(|p| SessionStatus::from_payment(p, false).as_str().to_owned())
+                    .unwrap_or_else(|_| payment.status.to_lowercase());
+                return Err(rejected(
+                    409,
+                    "session_closed",
+                    format!("This payment session is {shown}"),
+                ));
+            }
+            // Archived or not: a customer may always give up on a session.
+            let project = self.project_any(&session.project_id).await?;
+            match self
+                .cancel_open_session(&session, &payment, &project, corr)
+                .await
+            {
+                Ok(()) => {
+                    self.committed();
+                    self.session_changed(Some(&session.id)).await;
+                    let mut after = session;
+                    after.status = "cancelled".to_owned();
+                    return Ok(session_cancelled(&after));
+                }
+                // Paid, expired, cancelled or changed by someone else meanwhile: look
+                // again at where it stands now.
+                Err(StoreError::Stale(_)) => continue,
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(rejected(
+            409,
+            "conflict",
+            "The session kept changing while cancelling it; reload it and try again.",
+        ))
+    }
+
+    /// The one transaction of a cancellation; `StoreError::Stale` (nothing written) if
+    /// the session, its payment or an open attempt moved since they were read.
+    async fn cancel_open_session(
+        &self,
+        session: &SessionRow,
+        payment: &PaymentRow,
+        project: &ProjectRow,
+        corr: &str,
+    ) -> Result<(), StoreError> {
+        let attempts = self.store.list_attempts(&payment.id).await?;
+        let provider = match &payment.provider_code {
+            Some(code) => self
+                .store
+                .list_providers()
+                .await?
+                .into_iter()
+                .find(|p| &p.code == code),
+            None => None,
+        };
+        let at = now();
+        // Rows are locked in the order the other writers use (attempt, payment,
+        // session: provider updates, provider choices), so a cancel racing a confirmed
+        // payment waits for it and then loses as stale on PostgreSQL instead of
+        // deadlocking with it.
+        let mut changes = Vec::new();
+        let mut hist = Vec::new();
+        for att in attempts
+            .iter()
+            .filter(|a| a.status == "created" || a.status == "pending")
+        {
+            // Its exact status: if the checkout opened meanwhile (created → pending),
+            // the retry sees its provider id, which closing it at the provider needs.
+            changes.push(StatusChange::Attempt {
+                id: att.id.clone(),
+                from: vec![att.status.clone()],
+                set: AttemptUpdate {
+                    status: Some("cancelled".to_owned()),
+                    resolved_at: Some(Some(at)),
+                    updated_at: Some(at),
+                    // Reconciliation makes a last status check (a payment at the last
+                    // second is recorded, late) and closes the checkout at the provider
+                    // (Wave expire) right away.
+                    next_check_at: Some(Some(at)),
+                    ..Default::default()
+                },
+            });
+            hist.push(history(
+                &payment.id,
+                Some(&att.id),
+                "attempt.cancelled",
+                Some(&att.status),
+                "cancelled",
+                serde_json::json!({"reason": "session cancelled"}),
+                at,
+            ));
+        }
+        changes.push(StatusChange::Payment {
+            id: payment.id.clone(),
+            from: vec!["PENDING".to_owned()],
+            set: PaymentUpdate {
+                status: Some("CANCELLED".to_owned()),
+                resolved_at: Some(Some(at)),
+                updated_at: Some(at),
+                ..Default::default()
+            },
+        });
+        hist.push(history(
+            &payment.id,
+            None,
+            "payment.cancelled",
+            Some("PENDING"),
+            "CANCELLED",
+            serde_json::json!({"sessionId": session.id, "source": "checkout_cancel"}),
+            at,
+        ));
+        changes.push(StatusChange::SessionVersioned {
+            id: session.id.clone(),
+            from: vec![session.status.clone()],
+            expect_updated_at: session.updated_at,
+            set: SessionUpdate {
+                status: Some("cancelled".to_owned()),
+                updated_at: Some(at),
+            },
+        });
+        let mut after = payment.clone();
+        after.status = "CANCELLED".to_owned();
+        after.resolved_at = Some(at);
+        after.updated_at = at;
+        let events = [merchant_event(
+            EventType::PaymentCancelled,
+            &after,
+            project,
+            provider.as_ref(),
+            Some(at),
+            false,
+            corr,
+            at,
+        )];
+        self.store.apply_changes(&changes, &hist, &events, at).await
+    }
+}
+
+/// The answer to a cancellation: where the hosted page sends the customer back.
+fn session_cancelled(s: &SessionRow) -> SessionCancelled {
+    SessionCancelled {
+        session_id: s.id.clone(),
+        status: s.status.clone(),
+        cancel_url: s.cancel_url.clone().or_else(|| s.failure_url.clone()),
     }
 }

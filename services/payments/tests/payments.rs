@@ -5,14 +5,31 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nexpay_bus::{Bus, ConsumerOptions, InProcessBus};
-use nexpay_contracts::{Caller, CheckoutSession, CreateSession, Customer, RedirectUrls};
+use nexpay_bus::{Bus, ConsumerOptions, Envelope, HandlerError, InProcessBus};
+use nexpay_contracts::{
+    kinds, queues, Caller, CancelSession, CheckoutSession, CreateSession, Customer, ProviderState,
+    ProviderStatus, ProviderUpdate, RedirectUrls,
+};
 use nexpay_payments::{Payments, PaymentsConfig};
 use nexpay_provider_adapter::{Connectors, ProviderAdapter};
 use nexpay_store::testing::TestDb;
 use nexpay_store::{now, ProjectRow, ProviderRow, Store};
+use serde_json::json;
 
 async fn setup(db: &TestDb) -> (Payments, InProcessBus, String) {
+    let (payments, bus, project, _sims) = setup_with_sims(db).await;
+    (payments, bus, project)
+}
+
+/// [`setup`], with the provider simulators, to look at what the providers saw.
+async fn setup_with_sims(
+    db: &TestDb,
+) -> (
+    Payments,
+    InProcessBus,
+    String,
+    nexpay_sandbox::test_mode::Simulators,
+) {
     let store = db.store().clone();
     let at = now();
     let project = ProjectRow {
@@ -59,7 +76,7 @@ async fn setup(db: &TestDb) -> (Payments, InProcessBus, String) {
     );
     payments.serve(ConsumerOptions::default()).await.unwrap();
     // The provider simulators on a local port; their webhooks go nowhere here.
-    let (_sims, sandbox) =
+    let (sims, sandbox) =
         nexpay_sandbox::test_mode::Simulators::spawn_local("http://127.0.0.1:9").unwrap();
     let connectors = Connectors::test_mode(
         &sandbox,
@@ -73,7 +90,7 @@ async fn setup(db: &TestDb) -> (Payments, InProcessBus, String) {
         .serve(shared.as_ref(), ConsumerOptions::default())
         .await
         .unwrap();
-    (payments, bus, project.id)
+    (payments, bus, project.id, sims)
 }
 
 fn session_cmd(project_id: &str) -> CreateSession {
@@ -497,4 +514,623 @@ async fn provider_update_case(db: &TestDb) {
     let att = store.list_attempts(&payment.id).await.unwrap().remove(0);
     assert_eq!(att.provider_transaction_id.as_deref(), Some("T_TEST_1"));
     assert_eq!(att.next_check_at, None, "nothing left to reconcile");
+}
+
+// --- payments.cancel_session: the hosted page's "Cancel and return to the shop" ---
+
+fn cancel_cmd(session_id: &str) -> CancelSession {
+    CancelSession {
+        project_id: None,
+        mode: None,
+        session_id: session_id.into(),
+    }
+}
+
+fn choose(session_id: &str, provider: &str) -> CheckoutSession {
+    CheckoutSession {
+        project_id: None,
+        mode: None,
+        session_id: session_id.into(),
+        provider_code: provider.into(),
+    }
+}
+
+/// `(status, code, message)` of a business refusal.
+fn rejection(err: HandlerError) -> (u16, String, String) {
+    match err {
+        HandlerError::Rejected {
+            status,
+            code,
+            message,
+            ..
+        } => (status, code, message),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+/// The `payment.cancelled` outbox rows of a payment.
+async fn cancelled_events(store: &Store, payment_id: &str) -> Vec<nexpay_store::OutboxRow> {
+    store
+        .list_outbox(payment_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "payment.cancelled")
+        .collect()
+}
+
+async fn history_kinds(store: &Store, payment_id: &str) -> Vec<String> {
+    store
+        .list_payment_history(payment_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.kind)
+        .collect()
+}
+
+/// A confirmed Wave success for the payment's latest attempt.
+async fn wave_success(store: &Store, payment_id: &str, amount: i64) -> ProviderUpdate {
+    let attempt = store
+        .list_attempts(payment_id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    ProviderUpdate {
+        provider_code: "wave".into(),
+        mode: "test".into(),
+        provider_reference: attempt.provider_reference.clone(),
+        status: ProviderStatus {
+            state: ProviderState::Succeeded,
+            provider_id: attempt.provider_id.clone().unwrap_or_default(),
+            transaction_id: Some("T_CANCEL_RACE".into()),
+            amount_minor: Some(amount),
+            currency: Some("XOF".into()),
+            payer: None,
+            completed_at: None,
+        },
+        source: "webhook".into(),
+        webhook_id: None,
+        webhook_claim: None,
+    }
+}
+
+both!(cancel_opened_session, cancel_opened_case);
+/// An opened session (no provider chosen yet), cancelled over the bus as the hosted page
+/// does: session cancelled, payment CANCELLED, one `payment.cancelled` event built like
+/// every payment event, one history row.
+async fn cancel_opened_case(db: &TestDb) {
+    let (payments, bus, project) = setup(db).await;
+    let store = db.store();
+    let created = payments
+        .create_session(session_cmd(&project), "o1")
+        .await
+        .unwrap();
+    let msg = Envelope::new(
+        kinds::CANCEL_SESSION,
+        "corr-cancel",
+        serde_json::to_value(cancel_cmd(&created.session_id)).unwrap(),
+    );
+    let answer = bus
+        .request(queues::PAYMENTS, msg, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        json!({
+            "sessionId": created.session_id,
+            "status": "cancelled",
+            "cancelUrl": "https://shop.example/cancel",
+        })
+    );
+    let (session, payment, latest) = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.status, "cancelled");
+    assert_eq!(payment.status, "CANCELLED");
+    assert!(payment.resolved_at.is_some());
+    assert!(latest.is_none(), "no attempt was ever made");
+
+    let rows = cancelled_events(store, &payment.id).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row.correlation_id, "corr-cancel");
+    let body: serde_json::Value = serde_json::from_str(&row.payload).unwrap();
+    assert_eq!(body["type"], "payment.cancelled");
+    assert_eq!(body["id"], row.id.as_str());
+    assert!(body["created_at"].is_string(), "{body}");
+    let data = &body["data"];
+    assert_eq!(data["status"], "CANCELLED");
+    assert_eq!(data["amount"], "5000");
+    assert_eq!(data["currency"], "XOF");
+    assert_eq!(data["client_reference"], json!(null));
+    assert_eq!(
+        data["resolvedAt"],
+        json!(
+            chrono::TimeZone::from_utc_datetime(&chrono::Utc, &payment.resolved_at.unwrap())
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
+    );
+    assert_eq!(
+        data["payer"],
+        json!({"name": "Awa", "email": null, "phone": "+221771234567"})
+    );
+    assert_eq!(data["provider"], json!(null), "no provider was chosen");
+    assert_eq!(
+        data["project"],
+        json!({"id": project, "name": "Ma Boutique"})
+    );
+    assert_eq!(data["metadata"], json!({"order_id": "A-1"}));
+    assert_eq!(data["reference"], payment.reference.as_str());
+    assert_eq!(data["sessionId"], created.session_id.as_str());
+    assert_eq!(data["mode"], "test");
+    assert_eq!(data["late"], false);
+
+    let history = store.list_payment_history(&payment.id).await.unwrap();
+    let cancelled: Vec<_> = history
+        .iter()
+        .filter(|h| h.kind == "payment.cancelled")
+        .collect();
+    assert_eq!(cancelled.len(), 1, "{history:?}");
+    assert_eq!(cancelled[0].from_status.as_deref(), Some("PENDING"));
+    assert_eq!(cancelled[0].to_status, "CANCELLED");
+    assert_eq!(cancelled[0].attempt_id, None);
+    let detail: serde_json::Value = serde_json::from_str(&cancelled[0].detail).unwrap();
+    assert_eq!(detail["sessionId"], created.session_id.as_str());
+
+    // A cancelled session cannot be checked out any more.
+    let err = payments
+        .checkout_session(choose(&created.session_id, "wave"), "o2")
+        .await
+        .unwrap_err();
+    assert_eq!(rejection(err).1, "session_closed");
+}
+
+both!(
+    cancel_session_with_pending_wave_attempt,
+    cancel_pending_case
+);
+/// A session with a Wave checkout open: the attempt is cancelled and due for
+/// reconciliation at once, which closes the checkout at Wave.
+async fn cancel_pending_case(db: &TestDb) {
+    let (payments, _bus, project, sims) = setup_with_sims(db).await;
+    let store = db.store();
+    let created = payments
+        .create_session(session_cmd(&project), "w1")
+        .await
+        .unwrap();
+    payments
+        .checkout_session(choose(&created.session_id, "wave"), "w2")
+        .await
+        .unwrap();
+    let (session, payment, latest) = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.status, "pending");
+    let attempt = latest.unwrap();
+    assert_eq!(attempt.status, "pending");
+    let wave_id = attempt.provider_id.clone().unwrap();
+
+    let before = now();
+    let answer = payments
+        .cancel_session(cancel_cmd(&created.session_id), "w3")
+        .await
+        .unwrap();
+    assert_eq!(answer.status, "cancelled");
+    assert_eq!(answer.session_id, created.session_id);
+    assert_eq!(
+        answer.cancel_url.as_deref(),
+        Some("https://shop.example/cancel")
+    );
+    let (session, payment_after, _) = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.status, "cancelled");
+    assert_eq!(payment_after.status, "CANCELLED");
+    let att = store.list_attempts(&payment.id).await.unwrap().remove(0);
+    assert_eq!(att.id, attempt.id);
+    assert_eq!(att.status, "cancelled");
+    assert!(att.resolved_at.is_some());
+    let due = att.next_check_at.expect("due for reconciliation");
+    assert!(due >= before && due <= now(), "{due} not now");
+    let history = store.list_payment_history(&payment.id).await.unwrap();
+    assert!(
+        history.iter().any(|h| h.kind == "attempt.cancelled"
+            && h.attempt_id.as_deref() == Some(attempt.id.as_str())
+            && h.from_status.as_deref() == Some("pending")),
+        "{history:?}"
+    );
+    assert_eq!(
+        history_kinds(store, &payment.id)
+            .await
+            .iter()
+            .filter(|k| *k == "payment.cancelled")
+            .count(),
+        1
+    );
+
+    // The event names the provider, with the same fields as the payment's other events.
+    let outbox = store.list_outbox(&payment.id).await.unwrap();
+    let kinds_seen: Vec<_> = outbox.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(
+        kinds_seen,
+        vec!["session.created", "payment.pending", "payment.cancelled"]
+    );
+    let body = |kind: &str| -> serde_json::Value {
+        let row = outbox.iter().find(|r| r.kind == kind).unwrap();
+        serde_json::from_str(&row.payload).unwrap()
+    };
+    let (pending, cancelled) = (body("payment.pending"), body("payment.cancelled"));
+    assert_eq!(
+        cancelled["data"]["provider"],
+        json!({"name": "Wave", "code": "wave"})
+    );
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&pending), keys(&cancelled));
+    assert_eq!(keys(&pending["data"]), keys(&cancelled["data"]));
+    assert_eq!(cancelled["data"]["status"], "CANCELLED");
+    assert_eq!(cancelled["data"]["reference"], pending["data"]["reference"]);
+
+    // Reconciliation closes the checkout at Wave right away, and leaves it alone then.
+    assert_eq!(
+        sims.wave.session(&wave_id).unwrap().checkout_status,
+        nexpay_sandbox::wave::CheckoutStatus::Open
+    );
+    assert!(payments.reconciler().run_once().await.unwrap() >= 1);
+    assert_eq!(
+        sims.wave.session(&wave_id).unwrap().checkout_status,
+        nexpay_sandbox::wave::CheckoutStatus::Expired
+    );
+    let att = store.list_attempts(&payment.id).await.unwrap().remove(0);
+    assert_eq!(att.status, "cancelled");
+    assert_eq!(att.next_check_at, None, "nothing left to reconcile");
+    let payment_after = store.get_payment(&payment.id).await.unwrap().unwrap();
+    assert_eq!(payment_after.status, "CANCELLED");
+    assert_eq!(cancelled_events(store, &payment.id).await.len(), 1);
+}
+
+both!(cancel_session_twice_is_idempotent, cancel_twice_case);
+/// A second cancel (double click, retried message, the merchant's key) answers the same
+/// and changes nothing; concurrent cancels write one event.
+async fn cancel_twice_case(db: &TestDb) {
+    let (payments, _bus, project) = setup(db).await;
+    let store = db.store();
+    let created = payments
+        .create_session(session_cmd(&project), "i1")
+        .await
+        .unwrap();
+    let first = payments
+        .cancel_session(cancel_cmd(&created.session_id), "i2")
+        .await
+        .unwrap();
+    let (session, payment, _) = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let history = history_kinds(store, &payment.id).await;
+    let outbox = store.list_outbox(&payment.id).await.unwrap();
+    let again = payments
+        .cancel_session(
+            CancelSession {
+                project_id: Some(project.clone()),
+                mode: Some("test".into()),
+                session_id: created.session_id.clone(),
+            },
+            "i3",
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(again.status, "cancelled");
+    let (session_again, payment_again, _) = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session_again, session, "the session did not change");
+    assert_eq!(payment_again, payment, "the payment did not change");
+    assert_eq!(history_kinds(store, &payment.id).await, history);
+    assert_eq!(store.list_outbox(&payment.id).await.unwrap(), outbox);
+    assert_eq!(cancelled_events(store, &payment.id).await.len(), 1);
+
+    // Several clicks at once on another session: all answered, one cancellation.
+    let other = payments
+        .create_session(session_cmd(&project), "i4")
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let p = payments.clone();
+        let id = other.session_id.clone();
+        tasks.push(tokio::spawn(async move {
+            p.cancel_session(cancel_cmd(&id), &format!("i5-{i}")).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().status, "cancelled");
+    }
+    let (s, p, _) = store
+        .get_session_view(&other.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.status.as_str(), p.status.as_str()),
+        ("cancelled", "CANCELLED")
+    );
+    assert_eq!(cancelled_events(store, &p.id).await.len(), 1);
+    assert_eq!(
+        history_kinds(store, &p.id)
+            .await
+            .iter()
+            .filter(|k| *k == "payment.cancelled")
+            .count(),
+        1
+    );
+}
+
+both!(cancel_closed_session_is_refused, cancel_closed_case);
+/// A succeeded (or expired) session cannot be cancelled: 409 session_closed, nothing
+/// changes.
+async fn cancel_closed_case(db: &TestDb) {
+    let (payments, _bus, project) = setup(db).await;
+    let store = db.store();
+    let created = payments
+        .create_session(session_cmd(&project), "s1")
+        .await
+        .unwrap();
+    payments
+        .checkout_session(choose(&created.session_id, "wave"), "s2")
+        .await
+        .unwrap();
+    let (_, payment, _) = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let out = payments
+        .apply_provider_update(wave_success(store, &payment.id, 5000).await, "s3")
+        .await
+        .unwrap();
+    assert_eq!(out.payment_status.as_deref(), Some("SUCCEEDED"));
+    let before = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.0.status, "succeeded");
+    let outbox = store.list_outbox(&payment.id).await.unwrap();
+    let history = history_kinds(store, &payment.id).await;
+
+    let err = payments
+        .cancel_session(cancel_cmd(&created.session_id), "s4")
+        .await
+        .unwrap_err();
+    let (status, code, message) = rejection(err);
+    assert_eq!((status, code.as_str()), (409, "session_closed"));
+    assert!(message.contains("succeeded"), "{message}");
+    let after = store
+        .get_session_view(&created.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, before, "nothing changed");
+    assert_eq!(after.1.status, "SUCCEEDED");
+    assert_eq!(store.list_outbox(&payment.id).await.unwrap(), outbox);
+    assert_eq!(history_kinds(store, &payment.id).await, history);
+
+    // An expired session likewise.
+    let expiring = payments
+        .create_session(session_cmd(&project), "s5")
+        .await
+        .unwrap();
+    store
+        .set_session_deadline(&expiring.session_id, now() - chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(payments.expiry_sweeper().sweep_once().await.unwrap(), 1);
+    let err = payments
+        .cancel_session(cancel_cmd(&expiring.session_id), "s6")
+        .await
+        .unwrap_err();
+    let (status, code, message) = rejection(err);
+    assert_eq!((status, code.as_str()), (409, "session_closed"));
+    assert!(message.contains("expired"), "{message}");
+    let (s, p, _) = store
+        .get_session_view(&expiring.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.status.as_str(), p.status.as_str()),
+        ("expired", "EXPIRED")
+    );
+    assert!(cancelled_events(store, &p.id).await.is_empty());
+}
+
+both!(
+    cancel_unknown_or_foreign_session_is_not_found,
+    cancel_not_found_case
+);
+/// Unknown and malformed ids, and another project's (or mode's) session, are 404 and
+/// change nothing. The answer's URL falls back to the failure URL.
+async fn cancel_not_found_case(db: &TestDb) {
+    let (payments, bus, project) = setup(db).await;
+    let store = db.store();
+    let at = now();
+    let other_project = ProjectRow {
+        id: nexpay_domain::ProjectId::generate().into_string(),
+        name: "Autre Boutique".into(),
+        success_url: None,
+        failure_url: Some("https://other.example/failed".into()),
+        cancel_url: None,
+        settings: "{}".into(),
+        is_default: false,
+        created_at: at,
+        updated_at: at,
+        archived_at: None,
+    };
+    store.insert_project(&other_project).await.unwrap();
+    let foreign = payments
+        .create_session(session_cmd(&other_project.id), "n1")
+        .await
+        .unwrap();
+
+    let not_found = |err: HandlerError| {
+        let (status, code, _) = rejection(err);
+        assert_eq!((status, code.as_str()), (404, "not_found"));
+    };
+    for id in [
+        nexpay_domain::SessionId::generate().into_string(),
+        "cs_nope".to_owned(),
+        String::new(),
+        "cs_\u{0}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_owned(),
+    ] {
+        not_found(
+            payments
+                .cancel_session(cancel_cmd(&id), "n2")
+                .await
+                .unwrap_err(),
+        );
+    }
+    // The merchant API of the first project asks about the other project's session.
+    not_found(
+        payments
+            .cancel_session(
+                CancelSession {
+                    project_id: Some(project.clone()),
+                    mode: Some("test".into()),
+                    session_id: foreign.session_id.clone(),
+                },
+                "n3",
+            )
+            .await
+            .unwrap_err(),
+    );
+    // Its own project, but with a live key.
+    not_found(
+        payments
+            .cancel_session(
+                CancelSession {
+                    project_id: Some(other_project.id.clone()),
+                    mode: Some("live".into()),
+                    session_id: foreign.session_id.clone(),
+                },
+                "n4",
+            )
+            .await
+            .unwrap_err(),
+    );
+    // Over the bus, the refusal reaches the caller as it is.
+    let msg = Envelope::new(
+        kinds::CANCEL_SESSION,
+        "n5",
+        serde_json::to_value(CancelSession {
+            project_id: Some(project.clone()),
+            mode: Some("test".into()),
+            session_id: foreign.session_id.clone(),
+        })
+        .unwrap(),
+    );
+    match bus
+        .request(queues::PAYMENTS, msg, Duration::from_secs(5))
+        .await
+        .unwrap_err()
+    {
+        nexpay_bus::BusError::Handler(err) => not_found(err),
+        other => panic!("unexpected {other:?}"),
+    }
+    let (session, payment, _) = store
+        .get_session_view(&foreign.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.status, "opened");
+    assert_eq!(payment.status, "PENDING");
+    assert!(cancelled_events(store, &payment.id).await.is_empty());
+
+    // Its own project may cancel it; with no cancel URL, the failure URL is the way back.
+    let answer = payments
+        .cancel_session(
+            CancelSession {
+                project_id: Some(other_project.id.clone()),
+                mode: Some("test".into()),
+                session_id: foreign.session_id.clone(),
+            },
+            "n6",
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, "cancelled");
+    assert_eq!(
+        answer.cancel_url.as_deref(),
+        Some("https://other.example/failed")
+    );
+}
+
+both!(
+    cancel_racing_a_success_never_cancels_a_paid_payment,
+    cancel_race_case
+);
+/// A cancel and a confirmed payment at the same moment: either the cancel loses (409
+/// session_closed, no `payment.cancelled`), or it wins and the payment is then recorded
+/// as a late success. A paid payment is never left cancelled.
+async fn cancel_race_case(db: &TestDb) {
+    let (payments, _bus, project) = setup(db).await;
+    let store = db.store();
+    for round in 0..4 {
+        let created = payments
+            .create_session(session_cmd(&project), "r1")
+            .await
+            .unwrap();
+        payments
+            .checkout_session(choose(&created.session_id, "wave"), "r2")
+            .await
+            .unwrap();
+        let (_, payment, _) = store
+            .get_session_view(&created.session_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let update = wave_success(store, &payment.id, 5000).await;
+        let (p1, p2) = (payments.clone(), payments.clone());
+        let id = created.session_id.clone();
+        let cancel = tokio::spawn(async move { p1.cancel_session(cancel_cmd(&id), "r3").await });
+        let paid = tokio::spawn(async move { p2.apply_provider_update(update, "r4").await });
+        let cancel = cancel.await.unwrap();
+        paid.await.unwrap().unwrap();
+        let (session, after, _) = store
+            .get_session_view(&created.session_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.status, "SUCCEEDED", "round {round}");
+        assert_eq!(session.status, "succeeded", "round {round}");
+        let cancelled = cancelled_events(store, &payment.id).await;
+        match cancel {
+            Ok(answer) => {
+                assert_eq!(answer.status, "cancelled");
+                assert_eq!(cancelled.len(), 1, "round {round}");
+                assert!(after.late, "paid after the cancel: late (round {round})");
+            }
+            Err(err) => {
+                let (status, code, _) = rejection(err);
+                assert_eq!((status, code.as_str()), (409, "session_closed"));
+                assert!(cancelled.is_empty(), "round {round}");
+                assert!(!after.late);
+            }
+        }
+    }
 }

@@ -177,6 +177,7 @@ impl Application {
                 // provider-adapter.
                 .configure(inbox.clone().configure())
                 .configure(nexpay_dashboard::configure)
+                .configure(nexpay_dashboard::checkout::configure)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(nexpay_gateway::ApiError::new(
                         404,

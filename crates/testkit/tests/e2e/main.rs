@@ -50,11 +50,13 @@ mod support;
 
 mod admin;
 mod auth;
+mod browser_journeys;
 mod cache;
 mod checkout;
 mod direct;
 mod expiry;
 mod health;
+mod hosted_checkout;
 mod idempotency;
 mod journeys;
 mod merchant_webhooks;
