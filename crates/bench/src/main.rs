@@ -18,8 +18,12 @@
 //! wiring: payment initiation through the Wave connector and simulator, and the latency
 //! from a payer's approval to the payment being SUCCEEDED through the signed webhook
 //! (see `providers.rs`; the distributed wiring also needs `-p nexpay-sandbox-service`).
+//!
+//! `--scenario checkout` measures the hosted checkout page: its render at 1 and at
+//! `--concurrency` connections and the status poll its script sends (see `checkout.rs`).
 
 mod ceiling;
+mod checkout;
 mod child;
 mod cleanup;
 mod distributed;
@@ -57,6 +61,8 @@ enum Scenario {
     /// Merchant webhook deliveries per second, and provider webhook → merchant webhook
     /// latency under load.
     Webhooks,
+    /// The hosted checkout page: render time and status polls.
+    Checkout,
 }
 
 #[derive(Debug, Parser)]
@@ -129,6 +135,10 @@ struct Args {
     /// of both phases each (replicas are added between rounds).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     dispatchers: Vec<usize>,
+    /// `--scenario checkout`: sessions created for the page phases (every other one
+    /// gets a Wave attempt chosen on the page).
+    #[arg(long, default_value_t = 500)]
+    checkout_sessions: usize,
 }
 
 #[tokio::main]
@@ -439,7 +449,91 @@ async fn run_webhooks(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> 
     Ok(())
 }
 
+async fn run_checkout(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.checkout_sessions >= 2,
+        "--checkout-sessions must be at least 2 (one per page state)"
+    );
+    let bin = child::locate_binary(args.nexpay_bin.as_deref())?;
+    let (_, pid, data_dir) = prepare(args, cleanup)?;
+    let opts = checkout::Options {
+        sessions: args.checkout_sessions,
+        concurrency: args.concurrency,
+        warmup: Duration::from_secs(args.warmup),
+        duration: Duration::from_secs(args.duration),
+    };
+    if args.distributed {
+        let bin_dir = bin
+            .parent()
+            .ok_or_else(|| anyhow::anyhow!("{} has no directory", bin.display()))?
+            .to_owned();
+        let name = format!("nexpay_bench_{pid}");
+        cleanup.pg_databases.push(name.clone());
+        let url = pg::create_database(&args.pg_admin_url, &name).await?;
+        let detail = pg::server_info(&args.pg_admin_url).unwrap_or_else(|| "PostgreSQL".to_owned());
+        // The sandbox: choosing Wave on the page reaches the Wave simulator.
+        let services = cleanup.services.insert(
+            distributed::Services::start(&bin_dir, &data_dir, &url, &args.child_env, true).await?,
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (gw, dashboard) = (services.gateway(), services.service("dashboard"));
+        let wiring = checkout::Wiring {
+            api_base: gw.base_url.clone(),
+            page_base: dashboard.base_url.clone(),
+            write_key: gw.write_key.clone(),
+            pids: vec![dashboard.pid],
+        };
+        let measured = checkout::measure(&wiring, &opts).await;
+        services.check_alive("the checkout phases")?;
+        let figures = measured?;
+        cleanup.stop_services().await;
+        figures.print(&checkout::RunInfo {
+            wiring: "distributed (the page served by the dashboard service; sessions created \
+                     through the gateway)"
+                .to_owned(),
+            database: detail,
+            child_config: child_config(args),
+            command: command_line(),
+            postgres: true,
+        });
+        return Ok(());
+    }
+    let (backend, backend_detail, database_url) =
+        standalone_database(args, cleanup, pid, &data_dir).await?;
+    eprintln!(
+        "starting {} ({backend}) on {}",
+        bin.display(),
+        data_dir.display()
+    );
+    let inst = cleanup
+        .instance
+        .insert(Instance::start(&bin, &data_dir, &database_url, &args.child_env).await?);
+    eprintln!("ready at {} (pid {}); idling 1 s", inst.base_url, inst.pid);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let wiring = checkout::Wiring {
+        api_base: inst.base_url.clone(),
+        page_base: inst.base_url.clone(),
+        write_key: inst.write_key.clone(),
+        pids: vec![inst.pid],
+    };
+    let measured = checkout::measure(&wiring, &opts).await;
+    check_alive(cleanup, "the checkout phases")?;
+    let figures = measured?;
+    cleanup.stop_child().await;
+    figures.print(&checkout::RunInfo {
+        wiring: format!("standalone (one `nexpay` process), {backend}"),
+        database: backend_detail,
+        child_config: child_config(args),
+        command: command_line(),
+        postgres: args.backend == Backend::Postgres,
+    });
+    Ok(())
+}
+
 async fn run(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    if args.scenario == Scenario::Checkout {
+        return run_checkout(args, cleanup).await;
+    }
     if args.scenario == Scenario::Providers {
         return run_providers(args, cleanup).await;
     }

@@ -627,35 +627,7 @@ impl Figures {
         println!("database: {}", ctx.database);
         println!("configuration: {}", ctx.child_config);
         println!();
-        println!(
-            "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  errors",
-            "phase",
-            "ops/s",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "srv CPU",
-            "srv µs/op",
-            "gen CPU",
-            "PG CPU",
-            "all CPU"
-        );
-        for p in &self.initiate {
-            println!(
-                "{:<40} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8.2} {:>8.2} {:>8.2}  {}",
-                p.name,
-                p.rate(),
-                ms(p.p50_ms),
-                ms(p.p99_ms),
-                ms(p.max_ms),
-                opt(p.cpu.server_cores, 2),
-                opt(p.server_cpu_us_per_op(), 0),
-                p.cpu.bench_cores,
-                p.cpu.postgres_cores,
-                p.cpu.machine_cores,
-                p.errors_summary()
-            );
-        }
+        crate::report::print_phase_table(&self.initiate);
         println!("(srv = every NexPay process of the wiring, gen = this process, PG = every postgres process,");
         println!(
             " all = the whole machine; CPU in cores busy on average over the measured window)"

@@ -139,35 +139,7 @@ impl Report {
         );
         println!("nexpay configuration: {}", self.child_config);
         println!();
-        println!(
-            "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  errors",
-            "phase",
-            "ops/s",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "srv CPU",
-            "srv µs/op",
-            "gen CPU",
-            "PG CPU",
-            "all CPU"
-        );
-        for p in self.phases() {
-            println!(
-                "{:<40} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8.2} {:>8.2} {:>8.2}  {}",
-                p.name,
-                p.rate(),
-                ms(p.p50_ms),
-                ms(p.p99_ms),
-                ms(p.max_ms),
-                opt(p.cpu.server_cores, 2),
-                opt(p.server_cpu_us_per_op(), 0),
-                p.cpu.bench_cores,
-                p.cpu.postgres_cores,
-                p.cpu.machine_cores,
-                p.errors_summary()
-            );
-        }
+        print_phase_table(self.phases());
         println!("(CPU in cores busy on average: srv = the nexpay child, gen = this process, the load generator,");
         println!(" PG = every postgres process, all = the whole machine; for the ceiling, gen is the store itself)");
         for w in self.noise_warnings() {
@@ -267,5 +239,38 @@ impl Report {
             );
         }
         s
+    }
+}
+
+/// The plain-text table of phases every scenario prints.
+pub fn print_phase_table<'a>(phases: impl IntoIterator<Item = &'a PhaseResult>) {
+    println!(
+        "{:<40} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  errors",
+        "phase",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "srv CPU",
+        "srv µs/op",
+        "gen CPU",
+        "PG CPU",
+        "all CPU"
+    );
+    for p in phases {
+        println!(
+            "{:<40} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8.2} {:>8.2} {:>8.2}  {}",
+            p.name,
+            p.rate(),
+            ms(p.p50_ms),
+            ms(p.p99_ms),
+            ms(p.max_ms),
+            opt(p.cpu.server_cores, 2),
+            opt(p.server_cpu_us_per_op(), 0),
+            p.cpu.bench_cores,
+            p.cpu.postgres_cores,
+            p.cpu.machine_cores,
+            p.errors_summary()
+        );
     }
 }

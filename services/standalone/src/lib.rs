@@ -186,6 +186,7 @@ impl Application {
                     ))
                 }))
         })
+        .on_connect(no_delay)
         .listen(listener)?
         .shutdown_timeout(10)
         .run();
@@ -234,5 +235,14 @@ async fn purge_idempotency_keys(store: Store) {
         if let Err(e) = store.purge_expired_idempotency_keys().await {
             tracing::warn!(error = %e, "idempotency purge failed");
         }
+    }
+}
+
+/// Nagle's algorithm off on every connection, as the service binaries do
+/// (`nexpay_runtime::no_delay`, which this binary does not link): a response written in
+/// two parts must not wait for the client's delayed ACK.
+fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        let _ = tcp.set_nodelay(true);
     }
 }

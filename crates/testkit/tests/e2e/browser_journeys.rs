@@ -81,10 +81,13 @@ async fn browser() -> Option<Browser> {
 }
 
 /// Where screenshots go: `$NEXPAY_SCREENSHOTS` when set, else a temporary folder.
-fn shots_dir() -> PathBuf {
+fn shots_dir(app: &TestApp) -> PathBuf {
     match std::env::var_os("NEXPAY_SCREENSHOTS") {
         Some(dir) => PathBuf::from(dir),
-        None => std::env::temp_dir().join(format!("nexpay-shots-{}", std::process::id())),
+        // One folder per app: the wirings run at the same time.
+        None => {
+            std::env::temp_dir().join(format!("nexpay-shots-{}-{}", std::process::id(), app.port))
+        }
     }
 }
 
@@ -225,6 +228,41 @@ e2e!(browser_orange_money_on_a_desktop_follows_live, |app| {
     shop.stop().await;
 });
 
+e2e!(browser_orange_money_deep_link_on_a_phone, |app| {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let shop = Shop::start().await;
+    let (id, url) = session(app, &shop).await;
+    let page = browser.session(Viewport::Phone, Js::On).await.unwrap();
+    page.goto(&url).await.unwrap();
+    page.click_text("button", "Payer avec Orange Money")
+        .await
+        .unwrap();
+    page.wait_for_text("Ouvrir Orange Money", WAIT)
+        .await
+        .unwrap();
+    // The deep link opens "the app": the simulator's Orange Money payer page.
+    page.click_text("a", "Ouvrir Orange Money").await.unwrap();
+    page.wait_for_url(|u: &str| u.contains("/sandbox/om/pay/"), WAIT)
+        .await
+        .unwrap();
+    page.click("button[value=approve]").await.unwrap();
+    page.wait_for_text("Paiement effectué", WAIT).await.unwrap();
+    // Orange Money has no way back to the shop: the payer returns to the browser tab,
+    // which has turned to success meanwhile, then goes on to the shop.
+    page.goto(&url).await.unwrap();
+    page.wait_for_text("Paiement réussi", WAIT).await.unwrap();
+    page.wait_for_url(format!("{}/success", shop.url), WAIT)
+        .await
+        .unwrap();
+    let (s, p, attempts) = store_state(app, &id).await;
+    assert_eq!((s.as_str(), p.as_str()), ("succeeded", "SUCCEEDED"));
+    assert_eq!(attempts, ["om:succeeded"]);
+    page.close().await.unwrap();
+    shop.stop().await;
+});
+
 e2e!(browser_decline_then_retry_and_switch, |app| {
     let Some(browser) = browser().await else {
         return;
@@ -357,7 +395,7 @@ e2e!(checkout_screenshots, |app| {
         return;
     };
     let shop = Shop::start().await;
-    let dir = shots_dir();
+    let dir = shots_dir(app);
     let mut files = Vec::new();
     for (viewport, name, scale) in [
         (Viewport::Phone, "phone", 2),

@@ -172,23 +172,27 @@ async fn show(
 }
 
 /// What the page's script polls: the page's state and its attempt, so a change in
-/// either makes it reload. One indexed read; no provider call.
+/// either makes it reload. One read of the session view; no provider call; a few dozen
+/// bytes, sent as they are (compressing them would make them larger).
 async fn status(
     state: web::Data<DashboardState>,
     path: web::Path<String>,
 ) -> actix_web::Result<HttpResponse> {
     let id = path.into_inner();
-    let view = load(&state.store, &id).await.map_err(internal)?;
-    let body = match &view {
+    let found = page::load_state(&state.store, &id)
+        .await
+        .map_err(internal)?;
+    let body = match &found {
         None => serde_json::json!({"state": "not_found"}),
-        Some(v) => serde_json::json!({
-            "state": v.state.as_str(),
-            "attempt": v.attempt.as_ref().map(|a| a.id.as_str()),
+        Some((s, attempt)) => serde_json::json!({
+            "state": s.as_str(),
+            "attempt": attempt,
         }),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header(header::ContentEncoding::Identity)
         .json(body))
 }
 

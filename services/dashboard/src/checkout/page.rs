@@ -49,6 +49,21 @@ pub struct CheckoutView {
     pub project_lang: Option<Lang>,
 }
 
+/// The page's state and its attempt id only: one read (the session view), for the
+/// status route the page polls.
+pub async fn load_state(store: &Store, id: &str) -> StoreResult<Option<(State, Option<String>)>> {
+    if nexpay_domain::SessionId::parse(id).is_err() {
+        return Ok(None);
+    }
+    Ok(store
+        .get_session_view(id)
+        .await?
+        .map(|(session, payment, attempt)| {
+            let state = state_of(&session, &payment, attempt.as_ref(), now());
+            (state, attempt.map(|a| a.id))
+        }))
+}
+
 /// Reads a session for the page; `None` for an unknown or malformed id.
 pub async fn load(store: &Store, id: &str) -> StoreResult<Option<CheckoutView>> {
     // A malformed id never reaches the database.
