@@ -9,6 +9,7 @@
 //!
 //! [`TestApp::stop`] tears everything down (database, vhost, keys, processes).
 
+pub mod a11y;
 pub mod browser;
 pub mod distributed;
 pub mod proxy;
@@ -102,6 +103,9 @@ impl TestApp {
             data_dir,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // Servers close a keep-alive connection after 5 s idle (actix's default): a
+                // request sent on it just as it closes fails. Drop idle ones well before.
+                .pool_idle_timeout(std::time::Duration::from_secs(3))
                 .build()?,
             store,
             db: Some(db),

@@ -128,6 +128,9 @@ pub fn start(routes: Arc<RwLock<Routes>>) -> anyhow::Result<(u16, actix_web::dev
         next: AtomicUsize::new(0),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Servers close a keep-alive connection after 5 s idle (actix's default): a
+            // request sent on it just as it closes fails. Drop idle ones well before.
+            .pool_idle_timeout(std::time::Duration::from_secs(3))
             .build()?,
     });
     let server = HttpServer::new(move || {

@@ -171,6 +171,18 @@ pub async fn begin(
     }
 }
 
+/// Answers that say "try again" are not kept under the key: replaying them would refuse
+/// forever a retry that would now succeed. Unavailable and timed out (503, 504), rate
+/// limited (429), and a `409 conflict` with a concurrent change (a session that changed
+/// while choosing a provider, a concurrent creation under the same key).
+fn is_retryable(status: u16, body: &serde_json::Value) -> bool {
+    match status {
+        429 | 503 | 504 => true,
+        409 => body.pointer("/error/code").and_then(|c| c.as_str()) == Some("conflict"),
+        _ => false,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn finish(
     state: &GatewayState,
@@ -186,7 +198,7 @@ pub async fn finish(
         mode: &caller.mode,
         key,
     };
-    if status == 503 || status == 504 {
+    if is_retryable(status, body) {
         if let Err(e) = state.store.release_idempotency_key(&scope).await {
             tracing::error!(error = %e, "could not release an idempotency key");
         }
@@ -229,6 +241,22 @@ pub async fn finish(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_final_answers_are_kept() {
+        let conflict = serde_json::json!({"statusCode": 409, "error": {"code": "conflict"}});
+        let mismatch =
+            serde_json::json!({"statusCode": 409, "error": {"code": "idempotency_error"}});
+        let invalid = serde_json::json!({"statusCode": 400, "error": {"code": "validation_error"}});
+        assert!(is_retryable(409, &conflict));
+        assert!(is_retryable(429, &invalid));
+        assert!(is_retryable(503, &invalid));
+        assert!(is_retryable(504, &invalid));
+        assert!(!is_retryable(409, &mismatch));
+        assert!(!is_retryable(400, &invalid));
+        assert!(!is_retryable(201, &conflict));
+        assert!(!is_retryable(500, &invalid));
+    }
 
     #[test]
     fn cached_responses_round_trip() {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::header::HeaderMap;
 use actix_web::{test, App};
 use async_trait::async_trait;
-use nexpay_bus::{handler_fn, Bus, ConsumerOptions, InProcessBus};
+use nexpay_bus::{handler_fn, Bus, ConsumerOptions, HandlerError, InProcessBus};
 use nexpay_cache::{names, Cache, CacheError, MemoryCache, RateDecision};
 use nexpay_domain::{ApiKeyId, PaymentId, PaymentReference, ProjectId, SessionId};
 use nexpay_gateway::{GatewayConfig, GatewayState, RateLimit, RequestIdMiddleware};
@@ -176,26 +176,8 @@ async fn fixture() -> Fixture {
         insert_key(&store, &project_id, KeyKind::Read, None).await;
     let (_, write_key, _) = insert_key(&store, &project_id, KeyKind::Write, None).await;
     let session_id = insert_session(&store, &project_id).await;
-    // A stand-in for the payments service: answers every command the same way.
-    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-    let commands = Arc::new(AtomicUsize::new(0));
-    let seen = commands.clone();
-    let handler = handler_fn(move |_| {
-        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
-        async move {
-            Ok(
-                json!({"sessionId": format!("cs_fake_{n}"), "checkoutUrl": "http://x/checkout",
-                      "status": "opened", "expiresAt": "2026-11-27T12:00:00Z"}),
-            )
-        }
-    });
-    bus.serve(
-        nexpay_contracts::queues::PAYMENTS,
-        handler,
-        ConsumerOptions::default(),
-    )
-    .await
-    .unwrap();
+    // A stand-in for the payments service: accepts every command.
+    let (bus, commands) = scripted_payments(Vec::new()).await;
     Fixture {
         db,
         project_id,
@@ -330,6 +312,84 @@ async fn a_cache_that_fails_every_call_changes_no_answer() {
     // timeout now and then, not several per request.
     let calls = down.calls.load(Ordering::SeqCst);
     assert!(calls <= 5, "{calls} calls to a cache that is down");
+}
+
+/// A payments service whose answers to successive commands are given in advance; past
+/// the list it accepts. Returns the bus and the count of commands received.
+async fn scripted_payments(script: Vec<(u16, &'static str)>) -> (Arc<dyn Bus>, Arc<AtomicUsize>) {
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    let commands = Arc::new(AtomicUsize::new(0));
+    let seen = commands.clone();
+    let handler = handler_fn(move |_| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        let answer = script.get(n).copied();
+        async move {
+            match answer {
+                Some((status, code)) => Err(HandlerError::rejected(status, code, "scripted")),
+                None => Ok(json!({"sessionId": format!("cs_fake_{n}"),
+                                  "checkoutUrl": "http://x/checkout", "status": "opened",
+                                  "expiresAt": "2026-11-27T12:00:00Z"})),
+            }
+        }
+    });
+    bus.serve(
+        nexpay_contracts::queues::PAYMENTS,
+        handler,
+        ConsumerOptions::default(),
+    )
+    .await
+    .unwrap();
+    (bus, commands)
+}
+
+/// "Try again" answers (409 `conflict`, 429, 503) are not kept under the Idempotency-Key:
+/// the merchant's retry with the same key runs again and gets the real answer, which is
+/// then kept. A final error is kept and replayed without running again.
+#[actix_web::test]
+async fn retryable_answers_are_not_replayed_final_ones_are() {
+    let mut fx = fixture().await;
+    let (bus, commands) = scripted_payments(vec![
+        (409, "conflict"),
+        (429, "rate_limited"),
+        (503, "service_unavailable"),
+    ])
+    .await;
+    fx.bus = bus;
+    let app = app!(fx.gateway(fx.db.store().clone()));
+    for (status, code) in [
+        (409, "conflict"),
+        (429, "rate_limited"),
+        (503, "service_unavailable"),
+    ] {
+        let r = send!(app, create_session(&fx.write_key, "k-retry", 100));
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["error"]["code"], json!(code));
+        assert!(r.headers.get("idempotent-replayed").is_none());
+    }
+    let ok = send!(app, create_session(&fx.write_key, "k-retry", 100));
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert_eq!(
+        ok.json()["data"]["sessionId"],
+        json!("cs_fake_3"),
+        "{}",
+        String::from_utf8_lossy(&ok.body)
+    );
+    let replay = send!(app, create_session(&fx.write_key, "k-retry", 100));
+    assert_eq!(replay.body, ok.body);
+    assert_eq!(replay.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(commands.load(Ordering::SeqCst), 4, "the replay ran nothing");
+
+    // A final refusal (here a 409 that is not a concurrency conflict) is kept.
+    let (bus, commands) = scripted_payments(vec![(409, "session_not_open")]).await;
+    fx.bus = bus;
+    let app = app!(fx.gateway(fx.db.store().clone()));
+    let first = send!(app, create_session(&fx.write_key, "k-final", 100));
+    assert_eq!(first.status, 409);
+    let again = send!(app, create_session(&fx.write_key, "k-final", 100));
+    assert_eq!(again.status, 409);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(commands.load(Ordering::SeqCst), 1);
 }
 
 #[actix_web::test]

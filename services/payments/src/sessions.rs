@@ -8,8 +8,8 @@ use nexpay_contracts::{
 };
 use nexpay_domain::{EventId, EventType, PaymentStatus, SessionId, SessionStatus};
 use nexpay_store::{
-    now, AttemptUpdate, NewPaymentBundle, OutboxEvent, PaymentRow, PaymentUpdate, ProjectRow,
-    SessionRow, SessionUpdate, StatusChange, StoreError,
+    now, AttemptRow, AttemptUpdate, NewPaymentBundle, OutboxEvent, PaymentRow, PaymentUpdate,
+    ProjectRow, SessionRow, SessionUpdate, StatusChange, StoreError,
 };
 
 use crate::direct::{pending_payment, provider_accepts};
@@ -171,26 +171,13 @@ impl Payments {
         cmd: CheckoutSession,
         corr: &str,
     ) -> Result<PaymentInitiated, HandlerError> {
-        let not_found = || rejected(404, "not_found", "Payment session not found");
-        // A malformed id is unknown; it must not reach the database (PostgreSQL refuses
-        // e.g. a NUL byte in text, which would surface as a 503).
-        if SessionId::parse(&cmd.session_id).is_err() {
-            return Err(not_found());
-        }
         let (session, payment, latest) = self
-            .store
-            .get_session_view(&cmd.session_id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(not_found)?;
-        if cmd
-            .project_id
-            .as_deref()
-            .is_some_and(|p| p != session.project_id)
-            || cmd.mode.as_deref().is_some_and(|m| m != session.mode)
-        {
-            return Err(not_found());
-        }
+            .caller_session(
+                &cmd.session_id,
+                cmd.project_id.as_deref(),
+                cmd.mode.as_deref(),
+            )
+            .await?;
         if matches!(
             session.status.as_str(),
             "succeeded" | "failed" | "cancelled" | "expired"
@@ -238,6 +225,34 @@ impl Payments {
             .await
     }
 
+    /// A session with its payment and latest attempt, as its caller may see it: a
+    /// malformed id, an unknown one, or another project's or mode's session are all the
+    /// same 404. A malformed id never reaches the database (PostgreSQL refuses e.g. a
+    /// NUL byte in text, which would surface as a 503).
+    async fn caller_session(
+        &self,
+        id: &str,
+        project_id: Option<&str>,
+        mode: Option<&str>,
+    ) -> Result<(SessionRow, PaymentRow, Option<AttemptRow>), HandlerError> {
+        let not_found = || rejected(404, "not_found", "Payment session not found");
+        if SessionId::parse(id).is_err() {
+            return Err(not_found());
+        }
+        let (session, payment, latest) = self
+            .store
+            .get_session_view(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(not_found)?;
+        if project_id.is_some_and(|p| p != session.project_id)
+            || mode.is_some_and(|m| m != session.mode)
+        {
+            return Err(not_found());
+        }
+        Ok((session, payment, latest))
+    }
+
     /// Cancels a session that is not paid yet (the hosted page's "Cancel and return to
     /// the shop" link): session, payment and open attempts move to cancelled in one
     /// transaction with the `payment.cancelled` event. Cancelling a cancelled session
@@ -248,27 +263,14 @@ impl Payments {
         cmd: CancelSession,
         corr: &str,
     ) -> Result<SessionCancelled, HandlerError> {
-        let not_found = || rejected(404, "not_found", "Payment session not found");
-        // A malformed id is unknown; it must not reach the database (see
-        // `checkout_session`).
-        if SessionId::parse(&cmd.session_id).is_err() {
-            return Err(not_found());
-        }
         for _ in 0..CANCEL_RETRIES {
             let (session, payment, _) = self
-                .store
-                .get_session_view(&cmd.session_id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(not_found)?;
-            if cmd
-                .project_id
-                .as_deref()
-                .is_some_and(|p| p != session.project_id)
-                || cmd.mode.as_deref().is_some_and(|m| m != session.mode)
-            {
-                return Err(not_found());
-            }
+                .caller_session(
+                    &cmd.session_id,
+                    cmd.project_id.as_deref(),
+                    cmd.mode.as_deref(),
+                )
+                .await?;
             match session.status.as_str() {
                 // A second click, or a retried message: nothing more to do.
                 "cancelled" => return Ok(session_cancelled(&session)),
