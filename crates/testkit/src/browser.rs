@@ -43,6 +43,7 @@
 //!     a real phone, `window.innerWidth` is 360 only for a page with
 //!     `<meta name="viewport" content="width=device-width">` (980 without);
 //!   - [`Viewport::Desktop`]: a 1280x800 window;
+//!   - [`Viewport::Narrow`]: as the phone, 320x640 CSS pixels;
 //!   - [`Js::Off`]: JavaScript blocked by the content setting
 //!     `profile.managed_default_content_settings.javascript = 2` (the page's scripts do
 //!     not run; [`Page::execute`] still works, it goes through the driver);
@@ -87,6 +88,9 @@ pub enum Viewport {
     Phone,
     /// A 1280x800 window.
     Desktop,
+    /// The narrowest phone the page supports: 320x640 CSS pixels, otherwise as
+    /// [`Viewport::Phone`] (the width WCAG's reflow criterion names).
+    Narrow,
 }
 
 impl Viewport {
@@ -95,6 +99,7 @@ impl Viewport {
         match self {
             Viewport::Phone => (360, 740),
             Viewport::Desktop => (1280, 800),
+            Viewport::Narrow => (320, 640),
         }
     }
 }
@@ -190,7 +195,7 @@ impl SessionOptions {
         chrome.insert("binary".into(), CHROMIUM.into());
         chrome.insert("args".into(), args.into());
         chrome.insert("prefs".into(), prefs.into());
-        if self.viewport == Viewport::Phone {
+        if self.viewport != Viewport::Desktop {
             chrome.insert(
                 "mobileEmulation".into(),
                 json!({
@@ -635,8 +640,26 @@ impl Page {
     pub async fn execute(&self, js: &str) -> anyhow::Result<Value> {
         match self.client.execute(js, vec![]).await {
             Ok(v) => Ok(v),
-            Err(e) => Err(self.fail(format!("executing {js:?}: {e}")).await),
+            Err(e) => {
+                // Scripts can be long (an injected library): name their start only.
+                let head: String = js.chars().take(160).collect();
+                Err(self.fail(format!("executing {head:?}…: {e}")).await)
+            }
         }
+    }
+
+    /// Presses and releases `key` on the keyboard (WebDriver actions, as a person would:
+    /// the key goes to the focused element, Tab moves the focus).
+    pub async fn press(&self, key: fantoccini::key::Key) -> anyhow::Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let value: char = key.into();
+        let actions = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value })
+            .then(KeyAction::Up { value });
+        if let Err(e) = self.client.perform_actions(actions).await {
+            return Err(self.fail(format!("pressing {key:?}: {e}")).await);
+        }
+        Ok(())
     }
 
     /// Writes a PNG of the viewport to `path` (creating its folder).

@@ -12,16 +12,16 @@ use nexpay_testkit::browser::{Browser, Js, Lang, Page, SessionOptions, Viewport}
 use nexpay_testkit::TestApp;
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// The merchant's shop: where the page sends the payer back.
-struct Shop {
-    url: String,
+pub(crate) struct Shop {
+    pub(crate) url: String,
     server: actix_web::dev::ServerHandle,
 }
 
 impl Shop {
-    async fn start() -> Shop {
+    pub(crate) async fn start() -> Shop {
         use actix_web::{web, App, HttpResponse, HttpServer};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -49,13 +49,13 @@ impl Shop {
         }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.server.stop(false).await;
     }
 }
 
 /// A session whose redirect URLs point at `shop`; returns its id and checkoutUrl.
-async fn session(app: &TestApp, shop: &Shop) -> (String, String) {
+pub(crate) async fn session(app: &TestApp, shop: &Shop) -> (String, String) {
     let mut body = session_body();
     body["success_url"] = json!(format!("{}/success", shop.url));
     body["cancel_url"] = json!(format!("{}/cancel", shop.url));
@@ -70,7 +70,7 @@ async fn session(app: &TestApp, shop: &Shop) -> (String, String) {
 }
 
 /// `None` (and a printed reason) when Chromium is absent outside CI.
-async fn browser() -> Option<Browser> {
+pub(crate) async fn browser() -> Option<Browser> {
     if !Browser::available().unwrap() {
         eprintln!(
             "skipped: Debian's chromium and chromedriver are not installed (.ci/browser-setup)"
@@ -110,7 +110,7 @@ async fn first_link(page: &Page) -> String {
 /// The payer acts in "the app" (another device): the simulator's payer page behind the
 /// page's first link gets `action` (`approve`, `decline`, `insufficient`). Returns that
 /// page's URL.
-async fn in_the_app(app: &TestApp, page: &Page, action: &str) -> String {
+pub(crate) async fn in_the_app(app: &TestApp, page: &Page, action: &str) -> String {
     let link = first_link(page).await;
     let payer = link.split('?').next().unwrap().to_owned();
     let (code, _, body) = payer_action(app, &format!("{payer}/{action}"), &[]).await;

@@ -53,6 +53,7 @@ mod auth;
 mod browser_journeys;
 mod cache;
 mod checkout;
+mod checkout_accessibility;
 mod direct;
 mod expiry;
 mod health;
