@@ -167,23 +167,16 @@ pub async fn create_endpoint(
     let secret = nexpay_webhook_signing::generate_secret();
     let at = nexpay_store::now();
     let row = WebhookEndpointRow {
-        id: id.clone(),
-        project_id: project.id,
-        mode: "test".into(),
-        url: url.into(),
-        header_name: "x-webhook-secret".into(),
-        sealed_secret: keyring.seal(secret.as_bytes(), &nexpay_webhook_signing::secret_aad(&id)),
-        secret_last4: secret[secret.len() - 4..].to_owned(),
-        previous_sealed_secret: None,
-        previous_secret_expires_at: None,
-        event_types: "[]".into(),
-        enabled: true,
         description: Some("benchmark receiver".into()),
-        disabled_reason: None,
-        failing_since: None,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
+        ..WebhookEndpointRow::new(
+            id.clone(),
+            &project.id,
+            "test",
+            url,
+            keyring.seal(secret.as_bytes(), &nexpay_webhook_signing::secret_aad(&id)),
+            secret[secret.len() - 4..].to_owned(),
+            at,
+        )
     };
     store.insert_webhook_endpoint(&row).await?;
     Ok(row)
@@ -213,24 +206,18 @@ fn synthetic(
         "id": event_id,
         "created_at": "2026-11-27T10:00:00.000Z"
     });
-    WebhookDeliveryRow {
-        id: format!("whd_bench_{tag}_{i}"),
-        endpoint_id: endpoint.id.clone(),
-        project_id: endpoint.project_id.clone(),
+    let mut row = WebhookDeliveryRow::due(
+        format!("whd_bench_{tag}_{i}"),
+        endpoint,
         event_id,
-        event_type: "payment.succeeded".into(),
-        aggregate_id: reference,
-        body: nexpay_webhook_signing::js_compact(&body),
-        status: status.into(),
-        attempts: 0,
-        next_attempt_at: (status == "pending").then_some(at),
-        locked_until: None,
-        last_status_code: None,
-        last_error: None,
-        created_at: at,
-        updated_at: at,
-        delivered_at: None,
-    }
+        "payment.succeeded",
+        reference,
+        nexpay_webhook_signing::js_compact(&body),
+        at,
+    );
+    row.status = status.into();
+    row.next_attempt_at = (status == "pending").then_some(at);
+    row
 }
 
 pub struct Throughput {

@@ -27,8 +27,8 @@ pub use db::{redact_url, BackendKind};
 pub use error::{StoreError, StoreResult};
 pub use idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotencyScope};
 pub use merchant_webhooks::{
-    AttemptOutcome, EndpointShutdown, EndpointUpdate, SecretRotation, DELIVERY_FAILED,
-    DELIVERY_PENDING, DELIVERY_SUCCEEDED,
+    AttemptOutcome, AttemptRecord, EndpointShutdown, EndpointUpdate, SecretRotation,
+    DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SUCCEEDED,
 };
 pub use migrate::run_migrations;
 pub use models::*;

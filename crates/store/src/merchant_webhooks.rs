@@ -47,13 +47,24 @@ pub struct SecretRotation {
 }
 
 /// How an attempt ended, as far as the delivery is concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptOutcome {
     Delivered,
     /// Tried again at this time.
     Retry(NaiveDateTime),
     /// No more attempts (given up, or the endpoint is gone or disabled).
     GaveUp,
+}
+
+/// One attempt to record with [`Store::record_webhook_attempts`].
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub attempt: WebhookAttemptRow,
+    /// The lease the dispatcher holds on the delivery.
+    pub claimed_until: Option<NaiveDateTime>,
+    pub outcome: AttemptOutcome,
+    /// The endpoint to switch off with this record, if any.
+    pub shutdown: Option<EndpointShutdown>,
 }
 
 /// The endpoint switched off together with an attempt's record.
@@ -229,19 +240,34 @@ impl Store {
         &self,
         rows: &[WebhookDeliveryRow],
     ) -> StoreResult<usize> {
+        Ok(self
+            .insert_new_webhook_deliveries(rows)
+            .await?
+            .into_iter()
+            .filter(|new| *new)
+            .count())
+    }
+
+    /// As [`Store::insert_webhook_deliveries`], saying for each row whether it was new
+    /// (false: a delivery of that endpoint and event was already there, left as it is).
+    pub async fn insert_new_webhook_deliveries(
+        &self,
+        rows: &[WebhookDeliveryRow],
+    ) -> StoreResult<Vec<bool>> {
         if rows.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         transaction!(self, |c| {
-            let mut inserted = 0;
+            let mut new = Vec::with_capacity(rows.len());
             for row in rows {
-                inserted += diesel::insert_into(d::table)
+                let n = diesel::insert_into(d::table)
                     .values(row)
                     .on_conflict_do_nothing()
                     .execute(c)
                     .await?;
+                new.push(n == 1);
             }
-            Ok(inserted)
+            Ok(new)
         })
     }
 
@@ -282,74 +308,101 @@ impl Store {
         outcome: &AttemptOutcome,
         shutdown: Option<&EndpointShutdown>,
     ) -> StoreResult<bool> {
-        let at = attempt.attempted_at;
-        transaction!(self, |c| {
-            let (status, next, delivered) = match outcome {
-                AttemptOutcome::Delivered => (DELIVERY_SUCCEEDED, None, Some(now())),
-                AttemptOutcome::Retry(t) => (DELIVERY_PENDING, Some(*t), None),
-                AttemptOutcome::GaveUp => (DELIVERY_FAILED, None, None),
-            };
-            let n = diesel::update(
-                d::table
-                    .find(&attempt.delivery_id)
-                    .filter(d::status.eq(DELIVERY_PENDING))
-                    .filter(d::locked_until.eq(claimed_until)),
-            )
-            .set((
-                d::status.eq(status),
-                d::attempts.eq(d::attempts + 1),
-                d::next_attempt_at.eq(next),
-                d::locked_until.eq(None::<NaiveDateTime>),
-                d::last_status_code.eq(attempt.status_code),
-                d::last_error.eq(&attempt.error),
-                d::updated_at.eq(now()),
-                d::delivered_at.eq(delivered),
-            ))
-            .execute(c)
+        let record = AttemptRecord {
+            attempt: attempt.clone(),
+            claimed_until,
+            outcome: *outcome,
+            shutdown: shutdown.cloned(),
+        };
+        let done = self
+            .record_webhook_attempts(std::slice::from_ref(&record))
             .await?;
-            if n == 0 {
-                return Ok(false);
-            }
-            diesel::insert_into(a::table)
-                .values(attempt)
+        Ok(matches!(done.as_slice(), [true, ..]))
+    }
+
+    /// [`Store::record_webhook_attempt`] for several attempts in one transaction (one
+    /// commit for a dispatcher's batch instead of one per attempt); for each, whether it
+    /// was written. Each is conditional on its own delivery, as when recorded alone.
+    pub async fn record_webhook_attempts(
+        &self,
+        records: &[AttemptRecord],
+    ) -> StoreResult<Vec<bool>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        transaction!(self, |c| {
+            let mut written = Vec::with_capacity(records.len());
+            for record in records {
+                let attempt = &record.attempt;
+                let at = attempt.attempted_at;
+                let (status, next, delivered) = match record.outcome {
+                    AttemptOutcome::Delivered => (DELIVERY_SUCCEEDED, None, Some(now())),
+                    AttemptOutcome::Retry(t) => (DELIVERY_PENDING, Some(t), None),
+                    AttemptOutcome::GaveUp => (DELIVERY_FAILED, None, None),
+                };
+                let n = diesel::update(
+                    d::table
+                        .find(&attempt.delivery_id)
+                        .filter(d::status.eq(DELIVERY_PENDING))
+                        .filter(d::locked_until.eq(record.claimed_until)),
+                )
+                .set((
+                    d::status.eq(status),
+                    d::attempts.eq(d::attempts + 1),
+                    d::next_attempt_at.eq(next),
+                    d::locked_until.eq(None::<NaiveDateTime>),
+                    d::last_status_code.eq(attempt.status_code),
+                    d::last_error.eq(&attempt.error),
+                    d::updated_at.eq(now()),
+                    d::delivered_at.eq(delivered),
+                ))
                 .execute(c)
                 .await?;
-            let endpoint_id: String = d::table
-                .find(&attempt.delivery_id)
-                .select(d::endpoint_id)
-                .get_result(c)
-                .await?;
-            let endpoint = e::table.find(&endpoint_id);
-            if *outcome == AttemptOutcome::Delivered {
-                diesel::update(endpoint.filter(e::failing_since.is_not_null()))
-                    .set(e::failing_since.eq(None::<NaiveDateTime>))
+                written.push(n == 1);
+                if n == 0 {
+                    continue;
+                }
+                diesel::insert_into(a::table)
+                    .values(attempt)
                     .execute(c)
                     .await?;
-            } else {
-                diesel::update(endpoint.filter(e::failing_since.is_null()))
-                    .set(e::failing_since.eq(Some(at)))
-                    .execute(c)
+                let endpoint_id: String = d::table
+                    .find(&attempt.delivery_id)
+                    .select(d::endpoint_id)
+                    .get_result(c)
                     .await?;
-            }
-            if let Some(shutdown) = shutdown {
-                let n = diesel::update(endpoint.filter(e::enabled.eq(true)))
-                    .set((
-                        e::enabled.eq(false),
-                        e::disabled_reason.eq(Some(&shutdown.reason)),
-                        e::updated_at.eq(now()),
-                    ))
-                    .execute(c)
-                    .await?;
-                if n == 1 {
-                    c.fail_pending_deliveries(&endpoint_id, &shutdown.reason, now())
+                let endpoint = e::table.find(&endpoint_id);
+                if record.outcome == AttemptOutcome::Delivered {
+                    diesel::update(endpoint.filter(e::failing_since.is_not_null()))
+                        .set(e::failing_since.eq(None::<NaiveDateTime>))
+                        .execute(c)
                         .await?;
-                    diesel::insert_into(notice::table)
-                        .values(&shutdown.notification)
+                } else {
+                    diesel::update(endpoint.filter(e::failing_since.is_null()))
+                        .set(e::failing_since.eq(Some(at)))
                         .execute(c)
                         .await?;
                 }
+                if let Some(shutdown) = &record.shutdown {
+                    let n = diesel::update(endpoint.filter(e::enabled.eq(true)))
+                        .set((
+                            e::enabled.eq(false),
+                            e::disabled_reason.eq(Some(&shutdown.reason)),
+                            e::updated_at.eq(now()),
+                        ))
+                        .execute(c)
+                        .await?;
+                    if n == 1 {
+                        c.fail_pending_deliveries(&endpoint_id, &shutdown.reason, now())
+                            .await?;
+                        diesel::insert_into(notice::table)
+                            .values(&shutdown.notification)
+                            .execute(c)
+                            .await?;
+                    }
+                }
             }
-            Ok(true)
+            Ok(written)
         })
     }
 

@@ -279,6 +279,40 @@ pub struct WebhookEndpointRow {
     pub deleted_at: Option<NaiveDateTime>,
 }
 
+impl WebhookEndpointRow {
+    /// An enabled endpoint receiving every event type with the legacy header
+    /// `x-webhook-secret`, no description, never failed.
+    pub fn new(
+        id: String,
+        project_id: &str,
+        mode: &str,
+        url: &str,
+        sealed_secret: String,
+        secret_last4: String,
+        at: NaiveDateTime,
+    ) -> Self {
+        WebhookEndpointRow {
+            id,
+            project_id: project_id.to_owned(),
+            mode: mode.to_owned(),
+            url: url.to_owned(),
+            header_name: "x-webhook-secret".to_owned(),
+            sealed_secret,
+            secret_last4,
+            previous_sealed_secret: None,
+            previous_secret_expires_at: None,
+            event_types: "[]".to_owned(),
+            enabled: true,
+            description: None,
+            disabled_reason: None,
+            failing_since: None,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        }
+    }
+}
+
 /// One event for one endpoint.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_deliveries)]
@@ -301,6 +335,38 @@ pub struct WebhookDeliveryRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub delivered_at: Option<NaiveDateTime>,
+}
+
+impl WebhookDeliveryRow {
+    /// A delivery of one event to `endpoint`, never tried, due at `at`, unclaimed.
+    pub fn due(
+        id: String,
+        endpoint: &WebhookEndpointRow,
+        event_id: String,
+        event_type: &str,
+        aggregate_id: String,
+        body: String,
+        at: NaiveDateTime,
+    ) -> Self {
+        WebhookDeliveryRow {
+            id,
+            endpoint_id: endpoint.id.clone(),
+            project_id: endpoint.project_id.clone(),
+            event_id,
+            event_type: event_type.to_owned(),
+            aggregate_id,
+            body,
+            status: crate::DELIVERY_PENDING.to_owned(),
+            attempts: 0,
+            next_attempt_at: Some(at),
+            locked_until: None,
+            last_status_code: None,
+            last_error: None,
+            created_at: at,
+            updated_at: at,
+            delivered_at: None,
+        }
+    }
 }
 
 /// One try of a delivery.

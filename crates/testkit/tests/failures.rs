@@ -428,26 +428,15 @@ async fn test_endpoint(app: &TestApp, url: &str) -> (String, String) {
     let secret = nexpay_webhook_signing::generate_secret();
     let at = nexpay_store::now();
     app.store
-        .insert_webhook_endpoint(&nexpay_store::WebhookEndpointRow {
-            id: id.clone(),
-            project_id: app.project_id.clone(),
-            mode: "test".into(),
-            url: url.into(),
-            header_name: "x-webhook-secret".into(),
-            sealed_secret: keyring
-                .seal(secret.as_bytes(), &nexpay_webhook_signing::secret_aad(&id)),
-            secret_last4: secret[secret.len() - 4..].to_owned(),
-            previous_sealed_secret: None,
-            previous_secret_expires_at: None,
-            event_types: "[]".into(),
-            enabled: true,
-            description: None,
-            disabled_reason: None,
-            failing_since: None,
-            created_at: at,
-            updated_at: at,
-            deleted_at: None,
-        })
+        .insert_webhook_endpoint(&nexpay_store::WebhookEndpointRow::new(
+            id.clone(),
+            &app.project_id,
+            "test",
+            url,
+            keyring.seal(secret.as_bytes(), &nexpay_webhook_signing::secret_aad(&id)),
+            secret[secret.len() - 4..].to_owned(),
+            at,
+        ))
         .await
         .unwrap();
     (id, secret)

@@ -578,23 +578,11 @@ pub async fn create_endpoint(
     let (sealed_secret, secret_last4) = seal(&keyring, &id, &secret);
     let at = nexpay_store::now();
     let row = WebhookEndpointRow {
-        id,
-        project_id: project_id.to_owned(),
-        mode,
-        url,
         header_name,
-        sealed_secret,
-        secret_last4,
-        previous_sealed_secret: None,
-        previous_secret_expires_at: None,
         event_types,
         enabled: input.enabled.unwrap_or(true),
         description,
-        disabled_reason: None,
-        failing_since: None,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
+        ..WebhookEndpointRow::new(id, project_id, &mode, &url, sealed_secret, secret_last4, at)
     };
     store.insert_webhook_endpoint(&row).await?;
     let generated = input.secret.as_ref().is_none_or(|s| s.expose().is_empty());

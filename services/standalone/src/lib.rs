@@ -51,8 +51,9 @@ impl Application {
         // cached session status is about 1 KB; the oldest entries go first).
         let cache: Arc<dyn Cache> = Arc::new(MemoryCache::with_max_entries(20_000));
         // webhook-dispatcher: deliveries are written from each merchant-facing event
-        // before the outbox relay hands it to the in-memory bus (see `FanoutBus`), then
-        // sent by the dispatcher loop.
+        // before the outbox relay hands it to the in-memory bus (see `FanoutBus`), and
+        // sent at once through the dispatcher's fast lane (retries and resends by its
+        // claim loop).
         let dispatcher = Dispatcher::new(
             store.clone(),
             EndpointSecrets::from_config(&config)?,
@@ -60,7 +61,7 @@ impl Application {
         )?;
         let relay_bus: Arc<dyn Bus> = Arc::new(FanoutBus::new(
             bus.clone(),
-            Fanout::new(store.clone(), dispatcher.wake()),
+            Fanout::sending(store.clone(), &dispatcher),
         ));
         let payments = Payments::new(
             store.clone(),

@@ -9,12 +9,12 @@ use chrono::NaiveDateTime;
 use nexpay_config::{Config, WebhookSettings};
 use nexpay_security::{Keyring, SealingKey};
 use nexpay_store::{
-    AdminNotificationRow, AttemptOutcome, EndpointShutdown, Store, WebhookAttemptRow,
-    WebhookDeliveryRow, WebhookEndpointRow,
+    AdminNotificationRow, AttemptOutcome, AttemptRecord, EndpointShutdown, Store,
+    WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow,
 };
 use nexpay_webhook_signing::{policy, secret_aad, signed_headers};
 use ring::rand::SecureRandom as _;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::attempt::{classify, next_attempt, parse_retry_after, Classified};
 
@@ -26,6 +26,8 @@ const POLL: Duration = Duration::from_millis(50);
 const ENDPOINT_TTL: Duration = Duration::from_secs(1);
 /// The first bytes of a receiver's answer kept with the attempt.
 const SNIPPET_BYTES: usize = 1024;
+/// Attempts recorded per transaction at most.
+const RECORD_BATCH: usize = 128;
 
 /// Opens the endpoints' sealed secrets (`WEBHOOK_SECRETS_KEY`).
 #[derive(Clone)]
@@ -75,9 +77,57 @@ struct Inner {
     secrets: EndpointSecrets,
     settings: WebhookSettings,
     wake: Arc<Notify>,
+    /// Sending slots of the deliveries claimed from the store (due retries, resends,
+    /// anything written while no dispatcher was there).
     permits: Arc<Semaphore>,
+    /// Sending slots of the fast lane: deliveries the fan-out of this process has just
+    /// written, sent at once rather than queued behind the due ones.
+    fresh: Arc<Semaphore>,
     endpoints: Mutex<HashMap<String, Cached>>,
     metrics: Option<nexpay_runtime::Metrics>,
+    /// To the task that writes attempts (see [`record_attempts`]).
+    records: mpsc::UnboundedSender<Pending>,
+}
+
+/// An attempt waiting to be written, and who waits for the answer.
+struct Pending {
+    endpoint_id: String,
+    record: AttemptRecord,
+    done: oneshot::Sender<Result<bool, String>>,
+}
+
+/// Writes attempts as they come, each transaction taking every attempt that finished
+/// meanwhile (up to [`RECORD_BATCH`]): one at a time when deliveries are few, one commit
+/// for many under load, instead of a transaction per attempt competing for the
+/// database (SQLite's single writer above all). Ends when the dispatcher is dropped.
+async fn record_attempts(store: Store, mut queue: mpsc::UnboundedReceiver<Pending>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while queue.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        // Endpoint rows are updated in one order by every dispatcher: two replicas'
+        // transactions cannot deadlock on them.
+        batch.sort_by(|a: &Pending, b: &Pending| a.endpoint_id.cmp(&b.endpoint_id));
+        let records: Vec<AttemptRecord> = batch.iter().map(|p| p.record.clone()).collect();
+        let mut result = store.record_webhook_attempts(&records).await;
+        if result.as_ref().is_err_and(|e| e.is_transient()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            result = store.record_webhook_attempts(&records).await;
+        }
+        match result {
+            Ok(written) => {
+                for (pending, ok) in batch.drain(..).zip(written) {
+                    let _ = pending.done.send(Ok(ok));
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch is written: the leases run out and the
+                // deliveries are claimed and sent again.
+                let error = e.to_string();
+                for pending in batch.drain(..) {
+                    let _ = pending.done.send(Err(error.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// The running dispatcher loop.
@@ -109,12 +159,16 @@ impl Dispatcher {
         if !settings.allow_private_urls {
             http = http.dns_resolver(Arc::new(crate::resolver::PublicOnly));
         }
+        let (records, queue) = mpsc::unbounded_channel();
+        tokio::spawn(record_attempts(store.clone(), queue));
         Ok(Dispatcher {
             inner: Arc::new(Inner {
+                records,
                 store,
                 http: http.build()?,
                 secrets,
                 permits: Arc::new(Semaphore::new(settings.concurrency)),
+                fresh: Arc::new(Semaphore::new(settings.concurrency)),
                 settings,
                 wake: Arc::new(Notify::new()),
                 endpoints: Mutex::new(HashMap::new()),
@@ -143,10 +197,41 @@ impl Dispatcher {
         }
     }
 
+    /// How long a claim holds a delivery: the HTTP timeout and a margin. A dispatcher
+    /// that dies with deliveries in flight leaves them to be claimed again after it.
+    pub(crate) fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.inner.settings.timeout + Duration::from_secs(10))
+            .unwrap_or_else(|_| chrono::Duration::seconds(60))
+    }
+
+    /// One fast-lane slot per delivery, or `None` when the lane has fewer free slots
+    /// (the deliveries then wait for the claim loop like any other).
+    pub(crate) fn reserve_fresh(&self, n: usize) -> Option<Vec<OwnedSemaphorePermit>> {
+        let mut permits = Vec::with_capacity(n);
+        for _ in 0..n {
+            permits.push(self.inner.fresh.clone().try_acquire_owned().ok()?);
+        }
+        Some(permits)
+    }
+
+    /// Sends deliveries the caller wrote already claimed (`locked_until` set to now plus
+    /// [`Self::lease`]), each on its own task holding one of `permits`.
+    pub(crate) fn send_now(
+        &self,
+        deliveries: Vec<WebhookDeliveryRow>,
+        permits: Vec<OwnedSemaphorePermit>,
+    ) {
+        for (delivery, permit) in deliveries.into_iter().zip(permits) {
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.deliver(delivery).await;
+                drop(permit);
+            });
+        }
+    }
+
     async fn run(self) {
-        let lease =
-            chrono::Duration::from_std(self.inner.settings.timeout + Duration::from_secs(10))
-                .unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let lease = self.lease();
         loop {
             let free = self.inner.permits.available_permits().min(BATCH);
             if free == 0 {
@@ -313,14 +398,27 @@ impl Dispatcher {
             notification: notification(&endpoint.row, &reason),
             reason,
         });
-        match self
-            .inner
-            .store
-            .record_webhook_attempt(&attempt, delivery.locked_until, &outcome, shutdown.as_ref())
+        let disabling = shutdown.is_some();
+        let (done, written) = oneshot::channel();
+        let record = AttemptRecord {
+            attempt,
+            claimed_until: delivery.locked_until,
+            outcome,
+            shutdown,
+        };
+        // If the recorder is gone, `done` is dropped with the message and the wait
+        // below ends at once.
+        let _ = self.inner.records.send(Pending {
+            endpoint_id: endpoint.row.id.clone(),
+            record,
+            done,
+        });
+        let written = written
             .await
-        {
+            .unwrap_or_else(|_| Err("the dispatcher is stopping".to_owned()));
+        match written {
             Ok(true) => {
-                if shutdown.is_some() {
+                if disabling {
                     self.forget(&endpoint.row.id);
                     tracing::warn!(endpoint = %endpoint.row.id, "webhook endpoint disabled");
                 }

@@ -6,8 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nexpay_bus::{Bus, BusError, ConsumerHandle, ConsumerOptions, Envelope, Handler, HandlerError};
 use nexpay_contracts::PaymentEvent;
-use nexpay_store::{Store, WebhookDeliveryRow, WebhookEndpointRow, DELIVERY_PENDING};
+use nexpay_store::{Store, WebhookDeliveryRow, WebhookEndpointRow};
 use tokio::sync::Notify;
+
+use crate::Dispatcher;
 
 /// The event types merchants can receive.
 pub const MERCHANT_EVENTS: &[&str] = &[
@@ -18,18 +20,38 @@ pub const MERCHANT_EVENTS: &[&str] = &[
     "payment.expired",
 ];
 
-/// Writes the deliveries of each event, then wakes the local dispatcher.
+/// Writes the deliveries of each event, then sends them at once through the local
+/// dispatcher's fast lane (or wakes it).
 #[derive(Clone)]
 pub struct Fanout {
     store: Store,
     wake: Arc<Notify>,
+    lane: Option<Dispatcher>,
 }
 
 impl Fanout {
-    /// `wake` is the [`crate::Dispatcher`]'s, so a new delivery goes out at once rather
-    /// than at the next poll.
+    /// Writes deliveries and wakes whoever waits on `wake` (a [`Dispatcher`]'s, so a new
+    /// delivery goes out at the dispatcher's next claim rather than at its next poll).
     pub fn new(store: Store, wake: Arc<Notify>) -> Self {
-        Fanout { store, wake }
+        Fanout {
+            store,
+            wake,
+            lane: None,
+        }
+    }
+
+    /// Writes deliveries already claimed for `dispatcher` and hands them to it to send
+    /// at once: a new event does not wait behind the due retries and resends the claim
+    /// loop works through (oldest first). The claim is the usual lease, so if this
+    /// process dies before sending, another dispatcher claims them when it runs out.
+    /// When the fast lane is full, the deliveries are written unclaimed and the
+    /// dispatcher is woken, as with [`Fanout::new`].
+    pub fn sending(store: Store, dispatcher: &Dispatcher) -> Self {
+        Fanout {
+            store,
+            wake: dispatcher.wake(),
+            lane: Some(dispatcher.clone()),
+        }
     }
 
     /// Records the deliveries of one event; returns how many are new. Anything but a
@@ -56,30 +78,42 @@ impl Fanout {
         // The exact bytes every endpoint receives and every signature covers.
         let body = nexpay_webhook_signing::js_compact(payload);
         let at = nexpay_store::now();
+        let lane = self
+            .lane
+            .as_ref()
+            .and_then(|d| d.reserve_fresh(wanted.len()).map(|p| (d, p)));
+        let locked_until = lane.as_ref().map(|(d, _)| at + d.lease());
         let rows: Vec<WebhookDeliveryRow> = wanted
             .into_iter()
-            .map(|e| WebhookDeliveryRow {
-                id: format!("whd_{}", nexpay_security::random_base62(24)),
-                endpoint_id: e.id.clone(),
-                project_id: e.project_id.clone(),
-                event_id: event.id.clone(),
-                event_type: kind.to_owned(),
-                aggregate_id: event.data.reference.clone(),
-                body: body.clone(),
-                status: DELIVERY_PENDING.to_owned(),
-                attempts: 0,
-                next_attempt_at: Some(at),
-                locked_until: None,
-                last_status_code: None,
-                last_error: None,
-                created_at: at,
-                updated_at: at,
-                delivered_at: None,
+            .map(|e| {
+                let mut row = WebhookDeliveryRow::due(
+                    format!("whd_{}", nexpay_security::random_base62(24)),
+                    e,
+                    event.id.clone(),
+                    kind,
+                    event.data.reference.clone(),
+                    body.clone(),
+                    at,
+                );
+                row.locked_until = locked_until;
+                row
             })
             .collect();
-        let inserted = self.store.insert_webhook_deliveries(&rows).await?;
-        if inserted > 0 {
-            self.wake.notify_one();
+        let new = self.store.insert_new_webhook_deliveries(&rows).await?;
+        let inserted = new.iter().filter(|n| **n).count();
+        match lane {
+            // Only the rows written now: one already there (a redelivered event) is
+            // someone else's to send.
+            Some((dispatcher, permits)) => {
+                let fresh = rows
+                    .into_iter()
+                    .zip(new)
+                    .filter_map(|(row, new)| new.then_some(row))
+                    .collect();
+                dispatcher.send_now(fresh, permits);
+            }
+            None if inserted > 0 => self.wake.notify_one(),
+            None => {}
         }
         Ok(inserted)
     }

@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
     )?
     .with_metrics(metrics.clone());
     let running = dispatcher.spawn();
-    let consumer = Fanout::new(store.clone(), dispatcher.wake())
+    let consumer = Fanout::sending(store.clone(), &dispatcher)
         .consume(bus.as_ref(), rt::consumer_options())
         .await?;
     metrics.watch_queues(bus.clone(), &[nexpay_webhook_dispatcher::EVENTS_QUEUE]);

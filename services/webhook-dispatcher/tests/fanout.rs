@@ -43,23 +43,17 @@ async fn endpoint(
     let id = format!("whe_{}", nexpay_security::random_hex(8));
     store
         .insert_webhook_endpoint(&WebhookEndpointRow {
-            id: id.clone(),
-            project_id: project_id.into(),
-            mode: mode.into(),
-            url: "https://shop.example/hook".into(),
-            header_name: "x-webhook-secret".into(),
-            sealed_secret: "not opened here".into(),
-            secret_last4: "abcd".into(),
-            previous_sealed_secret: None,
-            previous_secret_expires_at: None,
             event_types: types.into(),
             enabled,
-            description: None,
-            disabled_reason: None,
-            failing_since: None,
-            created_at: at,
-            updated_at: at,
-            deleted_at: None,
+            ..WebhookEndpointRow::new(
+                id.clone(),
+                project_id,
+                mode,
+                "https://shop.example/hook",
+                "not opened here".into(),
+                "abcd".into(),
+                at,
+            )
         })
         .await
         .unwrap();

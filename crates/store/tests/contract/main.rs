@@ -45,3 +45,4 @@ mod outbox;
 mod payments;
 mod projects;
 mod users;
+mod webhooks;

@@ -222,6 +222,68 @@ e2e!(merchant_webhooks_are_signed_filtered_and_logged, |app| {
     assert_signed(&got[2], &all_secret);
 });
 
+// Every sending slot busy with due deliveries to a receiver that takes 3 s to answer:
+// a new event still reaches a healthy receiver at once (the fan-out sends what it just
+// wrote through the dispatcher's fast lane instead of queueing it behind them), and the
+// backlog is delivered too.
+e2e!(
+    new_events_do_not_wait_behind_due_deliveries,
+    env = [("WEBHOOK_CONCURRENCY", "2"), ("WEBHOOK_TIMEOUT", "10s")],
+    |app| {
+        let token = admin_token(app).await;
+        let slow = Receiver::start(vec![Reply::Hang(Duration::from_secs(3)); 12]).unwrap();
+        let healthy = Receiver::start(vec![]).unwrap();
+        let (slow_id, _) = endpoint(
+            app,
+            &token,
+            json!({"url": slow.url, "mode": "test", "eventTypes": ["payment.succeeded"]}),
+        )
+        .await;
+        endpoint(app, &token, json!({"url": healthy.url, "mode": "test"})).await;
+        // A backlog (as after a resend): 8 due deliveries to the slow receiver, enough
+        // to fill the 2 slots of each dispatcher replica.
+        let slow_row = app
+            .store
+            .get_webhook_endpoint(&slow_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let at = nexpay_store::now();
+        let backlog: Vec<nexpay_store::WebhookDeliveryRow> = (0..8)
+            .map(|i| {
+                nexpay_store::WebhookDeliveryRow::due(
+                    format!("whd_backlog{i}"),
+                    &slow_row,
+                    format!("evt_backlog{i}"),
+                    "payment.succeeded",
+                    format!("ref_backlog{i}"),
+                    format!(r#"{{"id":"evt_backlog{i}"}}"#),
+                    at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            app.store.insert_webhook_deliveries(&backlog).await.unwrap(),
+            8
+        );
+        // Wait until the slots are taken.
+        slow.wait_for(2, WAIT).await;
+
+        let created = Instant::now();
+        direct(app, "wave").await;
+        let got = healthy.wait_for(1, WAIT).await;
+        assert_eq!(got.len(), 1);
+        let latency = got[0].at.duration_since(created);
+        assert!(
+            latency < Duration::from_millis(1500),
+            "the new event waited {latency:?} behind the backlog"
+        );
+        // The backlog goes out too.
+        let got = slow.wait_for(8, Duration::from_secs(30)).await;
+        assert_eq!(got.len(), 8);
+    }
+);
+
 e2e!(
     failing_receivers_are_retried_and_never_slow_the_others,
     env = [

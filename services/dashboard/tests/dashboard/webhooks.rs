@@ -88,25 +88,15 @@ async fn row(ctx: &Ctx, id: &str) -> WebhookEndpointRow {
 /// A stored endpoint, written directly (to set what only the dispatcher sets).
 fn endpoint_row(ctx: &Ctx, project_id: &str, id: &str) -> WebhookEndpointRow {
     let at = nexpay_store::now();
-    WebhookEndpointRow {
-        id: id.to_owned(),
-        project_id: project_id.to_owned(),
-        mode: "live".into(),
-        url: HOOK_URL.into(),
-        header_name: "x-webhook-secret".into(),
-        sealed_secret: keyring(ctx).seal(OWN_SECRET.as_bytes(), &secret_aad(id)),
-        secret_last4: "WXYZ".into(),
-        previous_sealed_secret: None,
-        previous_secret_expires_at: None,
-        event_types: "[]".into(),
-        enabled: true,
-        description: None,
-        disabled_reason: None,
-        failing_since: None,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    }
+    WebhookEndpointRow::new(
+        id.to_owned(),
+        project_id,
+        "live",
+        HOOK_URL,
+        keyring(ctx).seal(OWN_SECRET.as_bytes(), &secret_aad(id)),
+        "WXYZ".into(),
+        at,
+    )
 }
 
 fn delivery(
