@@ -376,7 +376,7 @@ async fn run_webhooks(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> 
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
         let store = webhooks::connect(&url).await?;
-        let endpoint = webhooks::create_endpoint(&store, &data_dir, &receiver.url).await?;
+        let endpoint = webhooks::create_endpoint(&store, &data_dir, &receiver.url, "test").await?;
         let wiring = webhooks::Wiring {
             api_base: services.gateway().base_url.clone(),
             write_key: services.gateway().write_key.clone(),
@@ -404,7 +404,8 @@ async fn run_webhooks(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> 
                 "{n} dispatcher(s): end to end, {} payments under {}/s of background deliveries",
                 opts.payments, opts.load_per_sec
             );
-            let e = webhooks::end_to_end(&wiring, &store, &endpoint, &receiver, &opts, n).await?;
+            let load = webhooks::create_endpoint(&store, &data_dir, &receiver.url, "live").await?;
+            let e = webhooks::end_to_end(&wiring, &store, &load, &receiver, &opts, n).await?;
             eprintln!(
                 "  p50 {:.1} ms, p99 {:.1} ms",
                 e.latency.q(0.5),
@@ -429,12 +430,13 @@ async fn run_webhooks(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> 
         };
         let pids = vec![inst.pid];
         let store = webhooks::connect(&database_url).await?;
-        let endpoint = webhooks::create_endpoint(&store, &data_dir, &receiver.url).await?;
+        let endpoint = webhooks::create_endpoint(&store, &data_dir, &receiver.url, "test").await?;
         let t = webhooks::throughput(&store, &endpoint, &receiver, opts.deliveries, 1, &pids, "s")
             .await?;
         eprintln!("  {:.0} deliveries/s", t.rate());
         throughput.push(t);
-        let e = webhooks::end_to_end(&wiring, &store, &endpoint, &receiver, &opts, 1).await?;
+        let load = webhooks::create_endpoint(&store, &data_dir, &receiver.url, "live").await?;
+        let e = webhooks::end_to_end(&wiring, &store, &load, &receiver, &opts, 1).await?;
         eprintln!(
             "  p50 {:.1} ms, p99 {:.1} ms",
             e.latency.q(0.5),
