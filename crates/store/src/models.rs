@@ -80,7 +80,12 @@ impl ProviderRow {
     /// Whether a payment in `mode` can use it: enabled, and in live mode with checked
     /// credentials and webhook configuration.
     pub fn usable_in(&self, mode: &str) -> bool {
-        self.enabled && (mode != "live" || (self.secrets_ok && self.webhook_ok))
+        self.enabled && (mode != "live" || self.live_ready())
+    }
+
+    /// Whether its live credentials and webhook configuration have been checked.
+    pub fn live_ready(&self) -> bool {
+        self.secrets_ok && self.webhook_ok
     }
 }
 

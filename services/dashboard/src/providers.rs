@@ -113,7 +113,7 @@ impl ProviderView {
 
 /// Live payments need all three: enabled, complete secrets, webhook set up.
 pub fn is_live(p: &ProviderRow) -> bool {
-    p.enabled && p.sealed_config.is_some() && p.secrets_ok && p.webhook_ok
+    p.enabled && p.sealed_config.is_some() && p.live_ready()
 }
 
 fn missing(p: &ProviderRow) -> Vec<&'static str> {

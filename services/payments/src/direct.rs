@@ -18,10 +18,6 @@ use crate::views::payment_view;
 use crate::{rejected, store_error, Payments};
 
 /// Currencies each provider accepts (Wave and Orange Money Senegal: XOF).
-pub(crate) fn provider_accepts(code: &str, currency: &str) -> bool {
-    matches!((code, currency), ("wave", "XOF") | ("om", "XOF"))
-}
-
 /// A new PENDING payment (of a session, or direct).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn pending_payment(
@@ -60,7 +56,7 @@ pub(crate) fn pending_payment(
 /// Live payments need the provider's credentials; refusing here writes no payment that
 /// could never be paid. Test mode always has the simulators.
 fn require_live_config(provider: &ProviderRow, mode: &str) -> Result<(), HandlerError> {
-    if mode == "live" && !(provider.secrets_ok && provider.webhook_ok) {
+    if mode == "live" && !provider.live_ready() {
         return Err(rejected(
             422,
             "provider_not_configured",
@@ -580,7 +576,7 @@ impl Payments {
                 format!("{} is not enabled on this instance", provider.name),
             ));
         }
-        if !provider_accepts(code, currency) {
+        if !provider.accepts(currency) {
             return Err(rejected(
                 422,
                 "unsupported_currency",

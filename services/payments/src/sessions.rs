@@ -12,7 +12,7 @@ use nexpay_store::{
     ProjectRow, SessionRow, SessionUpdate, StatusChange, StoreError,
 };
 
-use crate::direct::{pending_payment, provider_accepts};
+use crate::direct::pending_payment;
 use crate::events::{history, merchant_event};
 use crate::views::payment_view;
 use crate::{rejected, store_error, Payments};
@@ -44,7 +44,7 @@ impl Payments {
         let providers = self.store.list_providers().await.map_err(store_error)?;
         if !providers
             .iter()
-            .any(|p| p.enabled && provider_accepts(&p.code, &cmd.currency))
+            .any(|p| p.enabled && p.accepts(&cmd.currency))
         {
             return Err(rejected(
                 422,

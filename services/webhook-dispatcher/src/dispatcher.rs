@@ -145,6 +145,8 @@ impl DispatcherHandle {
 }
 
 impl Dispatcher {
+    /// Starts the task that records attempts (see [`record_attempts`]): call it from
+    /// within a Tokio runtime. The claim loop starts with [`Self::spawn`].
     pub fn new(
         store: Store,
         secrets: EndpointSecrets,

@@ -84,7 +84,9 @@ pub(crate) async fn browser() -> Option<Browser> {
 fn shots_dir(app: &TestApp) -> PathBuf {
     match std::env::var_os("NEXPAY_SCREENSHOTS") {
         // Relative to the workspace (tests run in the crate's folder).
-        Some(dir) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir),
+        Some(dir) => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(dir),
         // One folder per app: the wirings run at the same time.
         None => {
             std::env::temp_dir().join(format!("nexpay-shots-{}-{}", std::process::id(), app.port))
