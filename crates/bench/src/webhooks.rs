@@ -16,7 +16,8 @@
 //!    page by `--webhook-parallel` workers. For each, the latency runs from the Wave
 //!    webhook's `received_at` (`provider_webhooks`, written by provider-adapter when it
 //!    stores the call) to the arrival of the merchant's `payment.succeeded` at the
-//!    receiver. Same machine, same clock.
+//!    receiver, also split in three steps ([`STEPS`]) from the rows each step wrote.
+//!    Same machine, same clock.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -307,9 +308,33 @@ pub struct EndToEnd {
     pub load_delivered_per_sec: f64,
     /// Provider webhook stored → merchant payment.succeeded received.
     pub latency: Dist,
+    /// The latency in three steps (see [`STEPS`]).
+    pub steps: [Dist; 3],
     pub missing: usize,
     /// From the first approval to the last merchant webhook.
     pub seconds: f64,
+}
+
+/// The end-to-end latency in three steps, from the rows each step wrote: provider
+/// webhook stored → payment resolved (the processor's claim, the status check with the
+/// simulator, payments' transaction); → delivery written (the outbox relay, the bus, the
+/// fan-out); → arrival at the receiver (the fast lane, signing, the HTTP post).
+pub const STEPS: [&str; 3] = [
+    "webhook stored → payment resolved",
+    "payment resolved → delivery written",
+    "delivery written → received",
+];
+
+#[derive(Default)]
+struct Steps {
+    resolved: Vec<f64>,
+    written: Vec<f64>,
+    sent: Vec<f64>,
+}
+
+fn ms(d: chrono::Duration) -> f64 {
+    d.num_microseconds()
+        .map_or(f64::NAN, |us| us as f64 / 1000.0)
 }
 
 /// Phase 2.
@@ -399,7 +424,8 @@ pub async fn end_to_end(
         .map(|c| (c.reference.clone(), c.cos.clone()))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut arrived: HashMap<String, NaiveDateTime> = HashMap::new();
+    // Reference → (arrival, the event's id).
+    let mut arrived: HashMap<String, (NaiveDateTime, String)> = HashMap::new();
     let mut load_arrivals = 0usize;
     let mut last_load = started;
     while arrived.len() < wanted.len() && Instant::now() < deadline {
@@ -408,7 +434,10 @@ pub async fn end_to_end(
             let reference = v["data"]["reference"].as_str().unwrap_or_default();
             if wanted.contains_key(reference) {
                 if v["type"] == json!("payment.succeeded") {
-                    arrived.entry(reference.to_owned()).or_insert(a.wall);
+                    let event_id = v["id"].as_str().unwrap_or_default().to_owned();
+                    arrived
+                        .entry(reference.to_owned())
+                        .or_insert((a.wall, event_id));
                 }
             } else if a.at >= started {
                 load_arrivals += 1;
@@ -434,14 +463,29 @@ pub async fn end_to_end(
         }
     }
     let mut latency = Vec::new();
+    let mut steps = Steps::default();
     let mut missing = 0;
     for (reference, cos) in &wanted {
         match (arrived.get(reference), received.get(cos)) {
-            (Some(at), Some(stored)) => latency.push(
-                (*at - *stored)
-                    .num_microseconds()
-                    .map_or(f64::NAN, |us| us as f64 / 1000.0),
-            ),
+            (Some((at, event_id)), Some(stored)) => {
+                latency.push(ms(*at - *stored));
+                // Where the time went, from the rows each step wrote.
+                let resolved = store
+                    .get_payment_by_reference(reference)
+                    .await?
+                    .and_then(|p| p.resolved_at);
+                let written = store
+                    .list_event_deliveries(event_id)
+                    .await?
+                    .into_iter()
+                    .map(|d| d.created_at)
+                    .min();
+                if let (Some(resolved), Some(written)) = (resolved, written) {
+                    steps.resolved.push(ms(resolved - *stored));
+                    steps.written.push(ms(written - resolved));
+                    steps.sent.push(ms(*at - written));
+                }
+            }
             _ => missing += 1,
         }
     }
@@ -453,6 +497,11 @@ pub async fn end_to_end(
         load_delivered_per_sec: load_arrivals as f64
             / (last_load - started).as_secs_f64().max(0.001),
         latency: Dist::from_samples(latency),
+        steps: [
+            Dist::from_samples(steps.resolved),
+            Dist::from_samples(steps.written),
+            Dist::from_samples(steps.sent),
+        ],
         missing,
         seconds,
     })
@@ -503,6 +552,20 @@ pub fn print(wiring: &str, command: &str, throughput: &[Throughput], e2e: &[EndT
             e.missing,
             e.seconds
         );
+    }
+    println!();
+    println!("| dispatchers | step | p50 ms | p99 ms | max ms |");
+    println!("| ---: | --- | ---: | ---: | ---: |");
+    for e in e2e {
+        for (name, d) in STEPS.iter().zip(&e.steps) {
+            println!(
+                "| {} | {name} | {:.2} | {:.2} | {:.2} |",
+                e.dispatchers,
+                d.q(0.5),
+                d.q(0.99),
+                d.max()
+            );
+        }
     }
     println!("\n--- end ---");
 }
