@@ -224,12 +224,18 @@ impl Dispatcher {
         permits: Vec<OwnedSemaphorePermit>,
     ) {
         for (delivery, permit) in deliveries.into_iter().zip(permits) {
-            let me = self.clone();
-            tokio::spawn(async move {
-                me.deliver(delivery).await;
-                drop(permit);
-            });
+            self.spawn_delivery(delivery, permit);
         }
+    }
+
+    /// One delivery on its own task, holding its sending slot until its attempt is
+    /// recorded.
+    fn spawn_delivery(&self, delivery: WebhookDeliveryRow, permit: OwnedSemaphorePermit) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            me.deliver(delivery).await;
+            drop(permit);
+        });
     }
 
     async fn run(self) {
@@ -255,11 +261,7 @@ impl Dispatcher {
                         let Ok(permit) = self.inner.permits.clone().acquire_owned().await else {
                             return;
                         };
-                        let me = self.clone();
-                        tokio::spawn(async move {
-                            me.deliver(delivery).await;
-                            drop(permit);
-                        });
+                        self.spawn_delivery(delivery, permit);
                     }
                     if full {
                         continue;
