@@ -200,5 +200,46 @@ macro_rules! transaction {
     };
 }
 
+/// Declares `trait $trait` with `fn $method(at, limit)`, implemented for both backends:
+/// the ids `$query` selects (a claim's candidates), locked with `FOR UPDATE SKIP LOCKED`
+/// on PostgreSQL, which alone has it, so that replicas claiming at once take different
+/// rows; SQLite's single writer serialises claims by itself. Written out as
+/// `impl Future + Send` (not `async fn`) because the transaction callers need the
+/// future to be `Send`.
+macro_rules! skip_locked_ids {
+    ($trait:ident, $method:ident, |$at:ident, $limit:ident| $query:expr) => {
+        pub(crate) trait $trait {
+            fn $method(
+                &mut self,
+                $at: chrono::NaiveDateTime,
+                $limit: i64,
+            ) -> impl std::future::Future<Output = diesel::QueryResult<Vec<String>>> + Send;
+        }
+
+        impl $trait for diesel_async::AsyncPgConnection {
+            #[allow(clippy::manual_async_fn)]
+            fn $method(
+                &mut self,
+                $at: chrono::NaiveDateTime,
+                $limit: i64,
+            ) -> impl std::future::Future<Output = diesel::QueryResult<Vec<String>>> + Send {
+                async move { $query.for_update().skip_locked().load(self).await }
+            }
+        }
+
+        impl $trait for $crate::db::SqliteConn {
+            #[allow(clippy::manual_async_fn)]
+            fn $method(
+                &mut self,
+                $at: chrono::NaiveDateTime,
+                $limit: i64,
+            ) -> impl std::future::Future<Output = diesel::QueryResult<Vec<String>>> + Send {
+                async move { $query.load(self).await }
+            }
+        }
+    };
+}
+
 pub(crate) use read;
+pub(crate) use skip_locked_ids;
 pub(crate) use transaction;

@@ -11,7 +11,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::db::{read, transaction, SqliteConn};
+use crate::db::{read, skip_locked_ids, transaction, SqliteConn};
 use crate::error::StoreResult;
 use crate::models::{
     AdminNotificationRow, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow,
@@ -331,75 +331,75 @@ impl Store {
             return Ok(Vec::new());
         }
         transaction!(self, |c| {
-            let mut written = Vec::with_capacity(records.len());
-            for record in records {
-                let attempt = &record.attempt;
-                let at = attempt.attempted_at;
-                let (status, next, delivered) = match record.outcome {
-                    AttemptOutcome::Delivered => (DELIVERY_SUCCEEDED, None, Some(now())),
-                    AttemptOutcome::Retry(t) => (DELIVERY_PENDING, Some(t), None),
-                    AttemptOutcome::GaveUp => (DELIVERY_FAILED, None, None),
-                };
-                let n = diesel::update(
-                    d::table
-                        .find(&attempt.delivery_id)
-                        .filter(d::status.eq(DELIVERY_PENDING))
-                        .filter(d::locked_until.eq(record.claimed_until)),
-                )
-                .set((
-                    d::status.eq(status),
-                    d::attempts.eq(d::attempts + 1),
-                    d::next_attempt_at.eq(next),
-                    d::locked_until.eq(None::<NaiveDateTime>),
-                    d::last_status_code.eq(attempt.status_code),
-                    d::last_error.eq(&attempt.error),
-                    d::updated_at.eq(now()),
-                    d::delivered_at.eq(delivered),
-                ))
-                .execute(c)
-                .await?;
-                written.push(n == 1);
-                if n == 0 {
-                    continue;
+            // 1. Each delivery's new state, conditional on the lease (one statement on
+            //    PostgreSQL); the endpoint of each one written.
+            let finished = c.finish_deliveries(records, now()).await?;
+            let written: Vec<bool> = finished.iter().map(Option::is_some).collect();
+            // 2. The attempts of those written, in one insert.
+            let attempts: Vec<WebhookAttemptRow> = records
+                .iter()
+                .zip(&written)
+                .filter(|(_, w)| **w)
+                .map(|(r, _)| r.attempt.clone())
+                .collect();
+            if !attempts.is_empty() {
+                c.insert_attempts(attempts).await?;
+            }
+            // 3. Each endpoint's failure record once, as the attempts in order leave it,
+            //    endpoints in one order for every dispatcher (no deadlock between them).
+            let mut failing: std::collections::BTreeMap<&str, Failing> = Default::default();
+            for (record, endpoint_id) in records.iter().zip(&finished) {
+                if let Some(endpoint_id) = endpoint_id {
+                    let state = failing
+                        .entry(endpoint_id.as_str())
+                        .or_insert(Failing::Unchanged);
+                    *state = state.then(record.outcome, record.attempt.attempted_at);
                 }
-                diesel::insert_into(a::table)
-                    .values(attempt)
+            }
+            for (endpoint_id, state) in failing {
+                let endpoint = e::table.find(endpoint_id);
+                match state {
+                    Failing::Unchanged => 0,
+                    Failing::Cleared => {
+                        diesel::update(endpoint.filter(e::failing_since.is_not_null()))
+                            .set(e::failing_since.eq(None::<NaiveDateTime>))
+                            .execute(c)
+                            .await?
+                    }
+                    Failing::SinceUnlessEarlier(at) => {
+                        diesel::update(endpoint.filter(e::failing_since.is_null()))
+                            .set(e::failing_since.eq(Some(at)))
+                            .execute(c)
+                            .await?
+                    }
+                    Failing::Since(at) => {
+                        diesel::update(endpoint)
+                            .set(e::failing_since.eq(Some(at)))
+                            .execute(c)
+                            .await?
+                    }
+                };
+            }
+            // 4. Endpoints switched off with their attempt (rare).
+            for (record, endpoint_id) in records.iter().zip(&finished) {
+                let (Some(shutdown), Some(endpoint_id)) = (&record.shutdown, endpoint_id) else {
+                    continue;
+                };
+                let n = diesel::update(e::table.find(endpoint_id).filter(e::enabled.eq(true)))
+                    .set((
+                        e::enabled.eq(false),
+                        e::disabled_reason.eq(Some(&shutdown.reason)),
+                        e::updated_at.eq(now()),
+                    ))
                     .execute(c)
                     .await?;
-                let endpoint_id: String = d::table
-                    .find(&attempt.delivery_id)
-                    .select(d::endpoint_id)
-                    .get_result(c)
-                    .await?;
-                let endpoint = e::table.find(&endpoint_id);
-                if record.outcome == AttemptOutcome::Delivered {
-                    diesel::update(endpoint.filter(e::failing_since.is_not_null()))
-                        .set(e::failing_since.eq(None::<NaiveDateTime>))
+                if n == 1 {
+                    c.fail_pending_deliveries(endpoint_id, &shutdown.reason, now())
+                        .await?;
+                    diesel::insert_into(notice::table)
+                        .values(&shutdown.notification)
                         .execute(c)
                         .await?;
-                } else {
-                    diesel::update(endpoint.filter(e::failing_since.is_null()))
-                        .set(e::failing_since.eq(Some(at)))
-                        .execute(c)
-                        .await?;
-                }
-                if let Some(shutdown) = &record.shutdown {
-                    let n = diesel::update(endpoint.filter(e::enabled.eq(true)))
-                        .set((
-                            e::enabled.eq(false),
-                            e::disabled_reason.eq(Some(&shutdown.reason)),
-                            e::updated_at.eq(now()),
-                        ))
-                        .execute(c)
-                        .await?;
-                    if n == 1 {
-                        c.fail_pending_deliveries(&endpoint_id, &shutdown.reason, now())
-                            .await?;
-                        diesel::insert_into(notice::table)
-                            .values(&shutdown.notification)
-                            .execute(c)
-                            .await?;
-                    }
                 }
             }
             Ok(written)
@@ -620,51 +620,198 @@ impl FailPending for SqliteConn {
     }
 }
 
-/// `FOR UPDATE SKIP LOCKED` exists only on PostgreSQL.
-pub(crate) trait ClaimDeliveries {
-    fn claimable_delivery_ids(
-        &mut self,
-        at: NaiveDateTime,
-        limit: i64,
-    ) -> impl std::future::Future<Output = QueryResult<Vec<String>>> + Send;
+skip_locked_ids!(ClaimDeliveries, claimable_delivery_ids, |at, limit| {
+    d::table
+        .filter(d::status.eq(DELIVERY_PENDING))
+        .filter(d::next_attempt_at.le(at))
+        .filter(d::locked_until.is_null().or(d::locked_until.lt(at)))
+        .order(d::next_attempt_at.asc())
+        .limit(limit)
+        .select(d::id)
+});
+
+/// What a batch of attempts does to an endpoint's `failing_since`, the attempts taken in
+/// order: a success clears it, a failure sets it unless it is already set, a failure
+/// after a success in the same batch sets it whatever it was.
+#[derive(Debug, Clone, Copy)]
+enum Failing {
+    Unchanged,
+    Cleared,
+    SinceUnlessEarlier(NaiveDateTime),
+    Since(NaiveDateTime),
 }
 
-macro_rules! claimable {
-    ($at:expr, $limit:expr) => {
-        d::table
-            .filter(d::status.eq(DELIVERY_PENDING))
-            .filter(d::next_attempt_at.le($at))
-            .filter(d::locked_until.is_null().or(d::locked_until.lt($at)))
-            .order(d::next_attempt_at.asc())
-            .limit($limit)
-            .select(d::id)
-    };
-}
-
-impl ClaimDeliveries for diesel_async::AsyncPgConnection {
-    #[allow(clippy::manual_async_fn)]
-    fn claimable_delivery_ids(
-        &mut self,
-        at: NaiveDateTime,
-        limit: i64,
-    ) -> impl std::future::Future<Output = QueryResult<Vec<String>>> + Send {
-        async move {
-            claimable!(at, limit)
-                .for_update()
-                .skip_locked()
-                .load(self)
-                .await
+impl Failing {
+    fn then(self, outcome: AttemptOutcome, at: NaiveDateTime) -> Failing {
+        match (outcome, self) {
+            (AttemptOutcome::Delivered, _) => Failing::Cleared,
+            (_, Failing::Unchanged) => Failing::SinceUnlessEarlier(at),
+            (_, Failing::Cleared) => Failing::Since(at),
+            (_, kept) => kept,
         }
     }
 }
 
-impl ClaimDeliveries for SqliteConn {
-    #[allow(clippy::manual_async_fn)]
-    fn claimable_delivery_ids(
+/// The delivery's new state after an attempt: (status, next attempt, delivered at).
+fn finished_state(
+    outcome: AttemptOutcome,
+    at: NaiveDateTime,
+) -> (&'static str, Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    match outcome {
+        AttemptOutcome::Delivered => (DELIVERY_SUCCEEDED, None, Some(at)),
+        AttemptOutcome::Retry(t) => (DELIVERY_PENDING, Some(t), None),
+        AttemptOutcome::GaveUp => (DELIVERY_FAILED, None, None),
+    }
+}
+
+/// Writes each attempted delivery's new state, conditional on it being still pending
+/// under the lease the dispatcher holds; for each record, the delivery's endpoint when
+/// written. PostgreSQL does the whole batch in one statement.
+pub(crate) trait FinishDeliveries {
+    fn finish_deliveries(
         &mut self,
+        records: &[AttemptRecord],
         at: NaiveDateTime,
-        limit: i64,
-    ) -> impl std::future::Future<Output = QueryResult<Vec<String>>> + Send {
-        async move { claimable!(at, limit).load(self).await }
+    ) -> impl std::future::Future<Output = QueryResult<Vec<Option<String>>>> + Send;
+
+    /// Inserts attempt rows (one statement on PostgreSQL).
+    fn insert_attempts(
+        &mut self,
+        rows: Vec<WebhookAttemptRow>,
+    ) -> impl std::future::Future<Output = QueryResult<()>> + Send;
+}
+
+#[derive(QueryableByName)]
+struct Finished {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    endpoint_id: String,
+}
+
+impl FinishDeliveries for diesel_async::AsyncPgConnection {
+    #[allow(clippy::manual_async_fn)]
+    fn finish_deliveries(
+        &mut self,
+        records: &[AttemptRecord],
+        at: NaiveDateTime,
+    ) -> impl std::future::Future<Output = QueryResult<Vec<Option<String>>>> + Send {
+        use diesel::sql_types::{Array, Nullable, Text, Timestamp};
+        let mut ids = Vec::with_capacity(records.len());
+        let mut claimed = Vec::with_capacity(records.len());
+        let mut statuses = Vec::with_capacity(records.len());
+        let mut next = Vec::with_capacity(records.len());
+        let mut codes = Vec::with_capacity(records.len());
+        let mut errors = Vec::with_capacity(records.len());
+        let mut delivered = Vec::with_capacity(records.len());
+        for r in records {
+            let (status, n, d) = finished_state(r.outcome, at);
+            ids.push(r.attempt.delivery_id.clone());
+            claimed.push(r.claimed_until);
+            statuses.push(status.to_owned());
+            next.push(n);
+            codes.push(r.attempt.status_code);
+            errors.push(r.attempt.error.clone());
+            delivered.push(d);
+        }
+        let order: Vec<String> = ids.clone();
+        async move {
+            let rows: Vec<Finished> = diesel::sql_query(
+                "UPDATE webhook_deliveries AS d SET \
+                   status = v.status, attempts = d.attempts + 1, \
+                   next_attempt_at = v.next_attempt_at, locked_until = NULL, \
+                   last_status_code = v.status_code, last_error = v.error, \
+                   updated_at = $8, delivered_at = v.delivered_at \
+                 FROM unnest($1::text[], $2::timestamp[], $3::text[], $4::timestamp[], \
+                             $5::int4[], $6::text[], $7::timestamp[]) \
+                   AS v(id, claimed_until, status, next_attempt_at, status_code, error, delivered_at) \
+                 WHERE d.id = v.id AND d.status = $9 AND d.locked_until = v.claimed_until \
+                 RETURNING d.id, d.endpoint_id",
+            )
+            .bind::<Array<Text>, _>(ids)
+            .bind::<Array<Nullable<Timestamp>>, _>(claimed)
+            .bind::<Array<Text>, _>(statuses)
+            .bind::<Array<Nullable<Timestamp>>, _>(next)
+            .bind::<Array<Nullable<diesel::sql_types::Integer>>, _>(codes)
+            .bind::<Array<Nullable<Text>>, _>(errors)
+            .bind::<Array<Nullable<Timestamp>>, _>(delivered)
+            .bind::<Timestamp, _>(at)
+            .bind::<Text, _>(DELIVERY_PENDING)
+            .load(self)
+            .await?;
+            let mut by_id: std::collections::HashMap<String, String> =
+                rows.into_iter().map(|f| (f.id, f.endpoint_id)).collect();
+            Ok(order.iter().map(|id| by_id.remove(id)).collect())
+        }
+    }
+
+    #[allow(clippy::manual_async_fn)]
+    fn insert_attempts(
+        &mut self,
+        rows: Vec<WebhookAttemptRow>,
+    ) -> impl std::future::Future<Output = QueryResult<()>> + Send {
+        async move {
+            diesel::insert_into(a::table)
+                .values(&rows)
+                .execute(self)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+impl FinishDeliveries for SqliteConn {
+    #[allow(clippy::manual_async_fn)]
+    fn finish_deliveries(
+        &mut self,
+        records: &[AttemptRecord],
+        at: NaiveDateTime,
+    ) -> impl std::future::Future<Output = QueryResult<Vec<Option<String>>>> + Send {
+        let records = records.to_vec();
+        async move {
+            // One local statement each: SQLite has no round trip to save.
+            let mut finished = Vec::with_capacity(records.len());
+            for r in &records {
+                let (status, next, delivered) = finished_state(r.outcome, at);
+                let endpoint_id = diesel::update(
+                    d::table
+                        .find(&r.attempt.delivery_id)
+                        .filter(d::status.eq(DELIVERY_PENDING))
+                        .filter(d::locked_until.eq(r.claimed_until)),
+                )
+                .set((
+                    d::status.eq(status),
+                    d::attempts.eq(d::attempts + 1),
+                    d::next_attempt_at.eq(next),
+                    d::locked_until.eq(None::<NaiveDateTime>),
+                    d::last_status_code.eq(r.attempt.status_code),
+                    d::last_error.eq(&r.attempt.error),
+                    d::updated_at.eq(at),
+                    d::delivered_at.eq(delivered),
+                ))
+                .returning(d::endpoint_id)
+                .get_result(self)
+                .await
+                .optional()?;
+                finished.push(endpoint_id);
+            }
+            Ok(finished)
+        }
+    }
+
+    #[allow(clippy::manual_async_fn)]
+    fn insert_attempts(
+        &mut self,
+        rows: Vec<WebhookAttemptRow>,
+    ) -> impl std::future::Future<Output = QueryResult<()>> + Send {
+        async move {
+            for row in &rows {
+                diesel::insert_into(a::table)
+                    .values(row)
+                    .execute(self)
+                    .await?;
+            }
+            Ok(())
+        }
     }
 }

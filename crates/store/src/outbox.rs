@@ -4,9 +4,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use chrono::NaiveDateTime;
-
-use crate::db::{read, transaction, SqliteConn};
+use crate::db::{read, skip_locked_ids, transaction};
 use crate::error::StoreResult;
 use crate::models::OutboxRow;
 use crate::schema::outbox as o;
@@ -89,53 +87,9 @@ impl Store {
     }
 }
 
-/// `FOR UPDATE SKIP LOCKED` exists only on PostgreSQL, so this one query differs per
-/// backend.
-pub(crate) trait ClaimOutbox {
-    fn claimable_outbox_ids(
-        &mut self,
-        at: NaiveDateTime,
-        limit: i64,
-    ) -> impl std::future::Future<Output = QueryResult<Vec<String>>> + Send;
-}
-
-macro_rules! claimable {
-    ($at:expr, $limit:expr) => {
-        o::table
-            .filter(o::published_at.is_null())
-            .filter(o::locked_until.is_null().or(o::locked_until.lt($at)))
-            .order(o::created_at.asc())
-            .limit($limit)
-            .select(o::id)
-    };
-}
-
-// Written out as `impl Future + Send` (not `async fn`) because the transaction callers
-// need the future to be `Send`.
-impl ClaimOutbox for diesel_async::AsyncPgConnection {
-    #[allow(clippy::manual_async_fn)]
-    fn claimable_outbox_ids(
-        &mut self,
-        at: NaiveDateTime,
-        limit: i64,
-    ) -> impl std::future::Future<Output = QueryResult<Vec<String>>> + Send {
-        async move {
-            claimable!(at, limit)
-                .for_update()
-                .skip_locked()
-                .load(self)
-                .await
-        }
-    }
-}
-
-impl ClaimOutbox for SqliteConn {
-    #[allow(clippy::manual_async_fn)]
-    fn claimable_outbox_ids(
-        &mut self,
-        at: NaiveDateTime,
-        limit: i64,
-    ) -> impl std::future::Future<Output = QueryResult<Vec<String>>> + Send {
-        async move { claimable!(at, limit).load(self).await }
-    }
-}
+skip_locked_ids!(ClaimOutbox, claimable_outbox_ids, |at, limit| o::table
+    .filter(o::published_at.is_null())
+    .filter(o::locked_until.is_null().or(o::locked_until.lt(at)))
+    .order(o::created_at.asc())
+    .limit(limit)
+    .select(o::id));

@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::db::{read, transaction};
+use crate::db::{read, skip_locked_ids, transaction};
 use crate::error::StoreResult;
 use crate::models::ProviderWebhookRow;
 use crate::schema::provider_webhooks as w;
@@ -50,47 +50,36 @@ impl Store {
         })
     }
 
-    /// Claims up to `limit` verified, unprocessed webhooks for `lease`. Each claim is a
-    /// conditional update, so two replicas never process the same row at once.
+    /// Claims up to `limit` verified, unprocessed webhooks for `lease`, oldest first, in
+    /// one transaction. On PostgreSQL the candidates are locked with `SKIP LOCKED`, so
+    /// replicas claiming at once take different rows; SQLite's single writer serialises
+    /// claims by itself.
     pub async fn claim_provider_webhooks(
         &self,
         limit: i64,
         lease: Duration,
     ) -> StoreResult<Vec<ProviderWebhookRow>> {
         let at = now();
-        let candidates: Vec<ProviderWebhookRow> = read!(self, |c| Ok::<_, crate::StoreError>(
-            w::table
-                .filter(w::verified.eq(true))
-                .filter(w::processed_at.is_null())
-                .filter(w::locked_until.is_null().or(w::locked_until.lt(at)))
+        let until = at + lease;
+        transaction!(self, |c| {
+            let ids = c.claimable_webhook_ids(at, limit).await?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            diesel::update(w::table.filter(w::id.eq_any(&ids)))
+                .set((
+                    w::locked_until.eq(Some(until)),
+                    w::attempts.eq(w::attempts + 1),
+                ))
+                .execute(c)
+                .await?;
+            Ok(w::table
+                .filter(w::id.eq_any(&ids))
                 .order(w::received_at.asc())
-                .limit(limit)
                 .select(ProviderWebhookRow::as_select())
                 .load(c)
-                .await?
-        ))?;
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for mut row in candidates {
-            let until = at + lease;
-            let n = transaction!(self, |c| Ok(diesel::update(
-                w::table
-                    .find(&row.id)
-                    .filter(w::processed_at.is_null())
-                    .filter(w::locked_until.is_null().or(w::locked_until.lt(at)))
-            )
-            .set((
-                w::locked_until.eq(Some(until)),
-                w::attempts.eq(w::attempts + 1)
-            ))
-            .execute(c)
-            .await?))?;
-            if n == 1 {
-                row.locked_until = Some(until);
-                row.attempts += 1;
-                claimed.push(row);
-            }
-        }
-        Ok(claimed)
+                .await?)
+        })
     }
 
     pub async fn mark_provider_webhook_processed(
@@ -155,3 +144,11 @@ impl Store {
             .await?))
     }
 }
+
+skip_locked_ids!(ClaimWebhooks, claimable_webhook_ids, |at, limit| w::table
+    .filter(w::verified.eq(true))
+    .filter(w::processed_at.is_null())
+    .filter(w::locked_until.is_null().or(w::locked_until.lt(at)))
+    .order(w::received_at.asc())
+    .limit(limit)
+    .select(w::id));

@@ -36,6 +36,7 @@ pub struct Stack {
     bin_dir: PathBuf,
     log_dir: PathBuf,
     processes: Mutex<Vec<Process>>,
+    routes: Arc<RwLock<Routes>>,
     router: actix_web::dev::ServerHandle,
     pub router_port: u16,
     pub vhost: Vhost,
@@ -88,6 +89,7 @@ impl Stack {
             bin_dir,
             log_dir,
             processes: Mutex::new(Vec::new()),
+            routes,
             router,
             router_port,
             vhost,
@@ -104,17 +106,46 @@ impl Stack {
         }
         for (service, _, replicas) in SERVICES {
             for index in 0..*replicas {
-                stack.wait_ready(service, index).await?;
+                stack.ready_or_move(service, index).await?;
             }
         }
-        {
-            let mut r = routes.write().unwrap_or_else(PoisonError::into_inner);
-            r.webhook = stack.urls("provider-adapter");
-            r.sandbox = stack.urls("sandbox");
-            r.api = stack.urls("gateway");
-            r.dashboard = stack.urls("dashboard");
-        }
+        stack.publish_routes();
         Ok(stack)
+    }
+
+    /// Points the router at the replicas' current ports.
+    fn publish_routes(&self) {
+        let (webhook, sandbox, api, dashboard) = (
+            self.urls("provider-adapter"),
+            self.urls("sandbox"),
+            self.urls("gateway"),
+            self.urls("dashboard"),
+        );
+        let mut r = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        r.webhook = webhook;
+        r.sandbox = sandbox;
+        r.api = api;
+        r.dashboard = dashboard;
+    }
+
+    /// Waits until a spawned replica is ready. A free port is only free when it is
+    /// picked: if something else took it before the replica could bind it, the replica
+    /// exits, and it is started again on another port (the caller publishes the routes).
+    async fn ready_or_move(&self, service: &str, index: usize) -> anyhow::Result<()> {
+        let mut attempts = 0;
+        loop {
+            match self.wait_ready(service, index).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempts < 3 && e.to_string().contains(PORT_TAKEN) => {
+                    attempts += 1;
+                    let process = self.spawn(service, index, free_port()?)?;
+                    let mut procs = self.lock();
+                    procs.retain(|p| !(p.service == service && p.index == index));
+                    procs.push(process);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Process>> {
@@ -178,19 +209,27 @@ impl Stack {
         let client = reqwest::Client::new();
         let started = Instant::now();
         loop {
-            if let Ok(r) = client.get(format!("{url}/health/ready")).send().await {
-                if r.status().is_success() {
-                    return Ok(());
-                }
-            }
-            let exited = {
+            let (pid, port, exited) = {
                 let mut procs = self.lock();
-                procs
+                let p = procs
                     .iter_mut()
                     .find(|p| p.service == service && p.index == index)
-                    .and_then(|p| p.child.as_mut())
-                    .and_then(|c| c.try_wait().ok().flatten())
+                    .ok_or_else(|| anyhow::anyhow!("no {service} #{index}"))?;
+                let port = p.port;
+                let child = p.child.as_mut();
+                let pid = child.as_ref().and_then(|c| c.id());
+                (pid, port, child.and_then(|c| c.try_wait().ok().flatten()))
             };
+            // The answer must come from this replica, not from whatever else may have
+            // bound the port in the meantime.
+            let ours = pid.is_some_and(|pid| listens_on(pid, port));
+            if ours {
+                if let Ok(r) = client.get(format!("{url}/health/ready")).send().await {
+                    if r.status().is_success() {
+                        return Ok(());
+                    }
+                }
+            }
             if exited.is_some() || started.elapsed() > READY_TIMEOUT {
                 anyhow::bail!(
                     "{service} #{index} did not become ready ({}):\n{}",
@@ -225,7 +264,8 @@ impl Stack {
         Ok(())
     }
 
-    /// Starts a killed replica again, on its old port, and waits until it is ready.
+    /// Starts a killed replica again, on its old port (or another one if the old port
+    /// was taken meanwhile), and waits until it is ready.
     pub async fn restart(&self, service: &str, index: usize) -> anyhow::Result<()> {
         let port = self
             .lock()
@@ -239,7 +279,9 @@ impl Stack {
             procs.retain(|p| !(p.service == service && p.index == index));
             procs.push(process);
         }
-        self.wait_ready(service, index).await
+        self.ready_or_move(service, index).await?;
+        self.publish_routes();
+        Ok(())
     }
 
     /// The broker drops every connection of the stack's vhost.
@@ -340,6 +382,46 @@ pub fn delete_redis_prefix_blocking(prefix: &str) {
 async fn delete_redis_prefix(prefix: &str) {
     let prefix = prefix.to_owned();
     let _ = tokio::task::spawn_blocking(move || delete_redis_prefix_blocking(&prefix)).await;
+}
+
+/// What a replica logs when its port was taken before it could bind it.
+const PORT_TAKEN: &str = "Address already in use";
+
+/// Whether process `pid` holds a listening TCP socket on `port` (Linux `/proc`; true
+/// where `/proc` cannot tell).
+fn listens_on(pid: u32, port: u16) -> bool {
+    let mut inodes = Vec::new();
+    let mut readable = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        readable = true;
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|h| u16::from_str_radix(h, 16).ok());
+            if *state == "0A" && local_port == Some(port) {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    if !readable {
+        return true;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    })
 }
 
 fn free_port() -> anyhow::Result<u16> {

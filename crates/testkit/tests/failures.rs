@@ -491,11 +491,27 @@ async fn dispatchers_killed_mid_delivery() {
         assert!(ids.len() <= 2, "{reference}: {ids:?}");
         assert!(ids.iter().all(|i| *i == ids[0]), "one webhook-id: {ids:?}");
     }
-    let deliveries = app
-        .store
-        .list_webhook_deliveries(&endpoint_id, None, 10)
-        .await
-        .unwrap();
+    // The receiver has answered; the dispatcher records the attempt just after.
+    let settled = nexpay_testkit::eventually(Duration::from_secs(15), || async {
+        let deliveries = app
+            .store
+            .list_webhook_deliveries(&endpoint_id, None, 10)
+            .await
+            .unwrap();
+        deliveries
+            .iter()
+            .all(|d| d.status == "succeeded")
+            .then_some(deliveries)
+    })
+    .await;
+    let deliveries = match settled {
+        Some(d) => d,
+        None => app
+            .store
+            .list_webhook_deliveries(&endpoint_id, None, 10)
+            .await
+            .unwrap(),
+    };
     assert_eq!(deliveries.len(), 2, "{deliveries:?}");
     assert!(
         deliveries.iter().all(|d| d.status == "succeeded"),

@@ -10,9 +10,11 @@
 //!    do not know. Unverified calls get 401. Only storage trouble gives a 5xx, which the
 //!    provider retries.
 //! 4. [`WebhookProcessor`] then confirms with the provider's status API (a webhook body
-//!    alone is never trusted) and hands the confirmed status to payments. A row whose
-//!    processing fails is tried again with backoff; reconciliation in payments covers
-//!    what is never processed.
+//!    alone is never trusted) and hands the confirmed status to payments, each webhook on
+//!    its own as soon as it is stored (a new event is stored already claimed and handed
+//!    over directly while a processing slot is free). A row whose processing fails is
+//!    tried again with backoff; reconciliation in payments covers what is never
+//!    processed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use nexpay_contracts::{
 use nexpay_providers::{ConnectorError, WebhookError, WebhookEvent};
 use nexpay_store::{now, ProviderWebhookRow, Store, WebhookInsert};
 use serde_json::json;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::Connectors;
 
@@ -33,12 +36,19 @@ const MAX_BODY: usize = 256 * 1024;
 /// Headers that carry credentials: stored redacted.
 const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "proxy-authorization"];
 
+/// A stored webhook handed straight to the processor, with the slot it runs in.
+type Fresh = (ProviderWebhookRow, OwnedSemaphorePermit);
+
 /// The receiving side, shared by the HTTP workers.
 pub struct WebhookInbox {
     store: Store,
     connectors: Connectors,
-    /// Wakes the processor when a new event is stored.
+    /// Wakes the processor when a new event is stored for it to claim.
     signal: Arc<tokio::sync::Notify>,
+    /// Processing slots, shared with the processor.
+    slots: Arc<Semaphore>,
+    /// The processor's fast lane, once there is a processor.
+    fresh: std::sync::OnceLock<mpsc::UnboundedSender<Fresh>>,
 }
 
 impl WebhookInbox {
@@ -47,17 +57,32 @@ impl WebhookInbox {
             store,
             connectors,
             signal: Arc::new(tokio::sync::Notify::new()),
+            slots: Arc::new(Semaphore::new(CONCURRENCY)),
+            fresh: std::sync::OnceLock::new(),
         }
     }
 
-    /// The processor that acts on what this inbox stores.
+    /// The processor that acts on what this inbox stores (one per inbox).
     pub fn processor(&self, bus: Arc<dyn Bus>) -> WebhookProcessor {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let fresh = self.fresh.set(tx).is_ok().then_some(rx);
         WebhookProcessor {
             store: self.store.clone(),
             connectors: self.connectors.clone(),
             bus,
             signal: self.signal.clone(),
+            slots: self.slots.clone(),
+            fresh,
         }
+    }
+
+    /// A processing slot for a new event, when one is free and a processor runs: the
+    /// event is then stored already claimed and goes to the processor directly,
+    /// without waiting for a claim query.
+    fn fast_lane(&self) -> Option<(OwnedSemaphorePermit, &mpsc::UnboundedSender<Fresh>)> {
+        let tx = self.fresh.get()?;
+        let permit = self.slots.clone().try_acquire_owned().ok()?;
+        Some((permit, tx))
     }
 
     /// Mounts `POST /api/v1/webhook/{code}`.
@@ -121,7 +146,16 @@ async fn receive(
         })
         .collect();
     let verdict = inbox.verify(&code, &headers, &body).await;
-    let row = raw_row(&code, &headers, &body, &verdict);
+    let mut row = raw_row(&code, &headers, &body, &verdict);
+    let lane = match &verdict {
+        Ok(_) => inbox.fast_lane(),
+        Err(_) => None,
+    };
+    if lane.is_some() {
+        // Stored claimed, as a claim would leave it: no other replica takes it.
+        row.locked_until = Some(now() + chrono::Duration::seconds(LEASE_SECS));
+        row.attempts = 1;
+    }
     let stored = inbox.store.insert_provider_webhook(&row).await;
     let stored = match stored {
         Ok(s) => s,
@@ -154,7 +188,16 @@ async fn receive(
             HttpResponse::Ok().json(json!({"received": true, "duplicate": true}))
         }
         (Ok(_), WebhookInsert::Stored) => {
-            inbox.signal.notify_one();
+            match lane {
+                Some((permit, tx)) => {
+                    if let Err(mpsc::error::SendError((row, _))) = tx.send((row, permit)) {
+                        // The processor is gone (shutting down): the lease runs out and
+                        // another replica, or this one restarted, claims the row.
+                        tracing::info!(webhook = %row.id, "provider webhook left for a later claim");
+                    }
+                }
+                None => inbox.signal.notify_one(),
+            }
             HttpResponse::Ok().json(json!({"received": true}))
         }
     }
@@ -217,47 +260,91 @@ fn raw_row(
 
 /// Acts on stored webhooks: status check with the provider, then the confirmed status
 /// to payments. Several replicas may run one each: rows are claimed with a lease.
+///
+/// Each webhook is processed on its own as soon as it has a slot (up to
+/// [`CONCURRENCY`] at once): new events come straight from the inbox, and the claim
+/// loop takes what is due (retries, rows of a replica that died, events stored while
+/// every slot was busy) whenever a slot is free, so no event waits for another.
 pub struct WebhookProcessor {
     store: Store,
     connectors: Connectors,
     bus: Arc<dyn Bus>,
     signal: Arc<tokio::sync::Notify>,
+    slots: Arc<Semaphore>,
+    fresh: Option<mpsc::UnboundedReceiver<Fresh>>,
 }
 
 /// Processing gives up after this many tries (reconciliation takes over).
 const MAX_TRIES: i32 = 8;
 const LEASE_SECS: i64 = 60;
-const BATCH: i64 = 16;
+/// Webhooks processed at once by one replica (each mostly waits on the provider's
+/// status API and on payments).
+const CONCURRENCY: usize = 64;
+/// Most rows claimed by one query.
+const BATCH: usize = 16;
 const PAYMENTS_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl WebhookProcessor {
-    /// Runs until the task is dropped: on every new event, and every `poll` for rows
-    /// left by a replica that died or deferred for a retry.
-    pub async fn run(self, poll: Duration) {
+    /// Runs until the task is dropped: new events as they come, and every `poll` the
+    /// rows left by a replica that died or deferred for a retry.
+    pub async fn run(mut self, poll: Duration) {
+        let mut fresh = self.fresh.take();
+        let this = Arc::new(self);
         loop {
-            match self.process_batch().await {
-                // More may have arrived while this batch was processed.
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "provider webhook processing failed"),
+            // A free slot first (new events take theirs in the inbox).
+            let first = tokio::select! {
+                permit = this.slots.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+                Some(item) = recv(&mut fresh) => {
+                    this.spawn(item);
+                    continue;
+                }
+            };
+            let mut permits = vec![first];
+            while permits.len() < BATCH {
+                match this.slots.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
             }
-            let _ = tokio::time::timeout(poll, self.signal.notified()).await;
+            let wanted = permits.len();
+            let claimed = match this
+                .store
+                .claim_provider_webhooks(wanted as i64, chrono::Duration::seconds(LEASE_SECS))
+                .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim provider webhooks");
+                    Vec::new()
+                }
+            };
+            let full = claimed.len() == wanted;
+            for (row, permit) in claimed.into_iter().zip(permits) {
+                this.spawn((row, permit));
+            }
+            if full {
+                // More may be due.
+                continue;
+            }
+            tokio::select! {
+                Some(item) = recv(&mut fresh) => this.spawn(item),
+                _ = this.signal.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
         }
     }
 
-    /// Processes what is due now; returns how many rows were claimed.
-    pub async fn process_batch(&self) -> nexpay_store::StoreResult<usize> {
-        let rows = self
-            .store
-            .claim_provider_webhooks(BATCH, chrono::Duration::seconds(LEASE_SECS))
-            .await?;
-        let n = rows.len();
-        // The rows of a batch are processed concurrently: each waits on the provider's
-        // status API and on payments, and one slow answer must not hold the others.
-        let results =
-            futures::future::join_all(rows.iter().map(|row| self.process_and_record(row))).await;
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
-        Ok(n)
+    fn spawn(self: &Arc<Self>, (row, permit): Fresh) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.process_and_record(&row).await {
+                tracing::warn!(webhook = %row.id, error = %e, "provider webhook processing failed");
+            }
+            drop(permit);
+        });
     }
 
     async fn process_and_record(&self, row: &ProviderWebhookRow) -> nexpay_store::StoreResult<()> {
@@ -347,5 +434,13 @@ impl WebhookProcessor {
             })) => Ok(format!("refused by payments: {code}: {message}")),
             Err(e) => Err(format!("payments: {e}")),
         }
+    }
+}
+
+/// The next new event, or never when there is no fast lane.
+async fn recv(fresh: &mut Option<mpsc::UnboundedReceiver<Fresh>>) -> Option<Fresh> {
+    match fresh {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }

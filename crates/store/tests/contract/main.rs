@@ -44,5 +44,6 @@ mod migrations;
 mod outbox;
 mod payments;
 mod projects;
+mod provider_webhooks;
 mod users;
 mod webhooks;

@@ -129,3 +129,92 @@ async fn attempts_are_recorded_in_batches(ctx: Ctx) -> TestResult {
     assert!(s.record_webhook_attempts(&[]).await?.is_empty());
     Ok(())
 }
+
+contract!(failure_records_follow_the_attempts_in_order);
+/// Several attempts of one endpoint in one batch leave its `failing_since` as the same
+/// attempts recorded one by one would.
+async fn failure_records_follow_the_attempts_in_order(ctx: Ctx) -> TestResult {
+    use chrono::Timelike;
+    let s = &ctx.store;
+    let project = seed_project(s).await?;
+    let base = now().with_nanosecond(0).expect("a whole second") - Duration::hours(1);
+    let t = |minutes: i64| base + Duration::minutes(minutes);
+    // (attempts as (delivered, minute), failing since before the batch, after it)
+    type Case = (Vec<(bool, i64)>, Option<i64>, Option<i64>);
+    let cases: Vec<Case> = vec![
+        // A success, then a failure: failing since that failure.
+        (vec![(true, 2), (false, 3)], Some(0), Some(3)),
+        // A failure while already failing: the first failure stays.
+        (vec![(false, 4)], Some(0), Some(0)),
+        // A failure, then a success: not failing.
+        (vec![(false, 5), (true, 6)], None, None),
+        // Two failures: since the first.
+        (vec![(false, 7), (false, 8)], None, Some(7)),
+    ];
+    let mut endpoints = Vec::new();
+    let mut records = Vec::new();
+    for (attempts, before, _) in &cases {
+        let e = endpoint(&project.id);
+        s.insert_webhook_endpoint(&e).await?;
+        // The failure record before the batch, from an attempt recorded alone.
+        let mut rows: Vec<WebhookDeliveryRow> = (0..attempts.len() + 1)
+            .map(|i| {
+                WebhookDeliveryRow::due(
+                    uid("whd"),
+                    &e,
+                    uid("evt"),
+                    "payment.succeeded",
+                    format!("{}-{i}", e.id),
+                    "{}".into(),
+                    base,
+                )
+            })
+            .collect();
+        assert_eq!(s.insert_webhook_deliveries(&rows).await?, rows.len());
+        let claimed = s.claim_webhook_deliveries(10, Duration::minutes(1)).await?;
+        rows = rows
+            .iter()
+            .map(|r| {
+                claimed
+                    .iter()
+                    .find(|c| c.id == r.id)
+                    .expect("claimed")
+                    .clone()
+            })
+            .collect();
+        if let Some(minute) = before {
+            let mut a = attempt(&rows[0], 500);
+            a.attempted_at = t(*minute);
+            assert!(
+                s.record_webhook_attempt(&a, rows[0].locked_until, &AttemptOutcome::GaveUp, None)
+                    .await?
+            );
+        }
+        for (row, (delivered, minute)) in rows[1..].iter().zip(attempts) {
+            let mut a = attempt(row, if *delivered { 200 } else { 500 });
+            a.attempted_at = t(*minute);
+            records.push(AttemptRecord {
+                attempt: a,
+                claimed_until: row.locked_until,
+                outcome: if *delivered {
+                    AttemptOutcome::Delivered
+                } else {
+                    AttemptOutcome::GaveUp
+                },
+                shutdown: None,
+            });
+        }
+        endpoints.push(e);
+    }
+    let written = s.record_webhook_attempts(&records).await?;
+    assert!(written.iter().all(|w| *w), "{written:?}");
+    for (e, (_, _, after)) in endpoints.iter().zip(&cases) {
+        let now_failing = s
+            .get_webhook_endpoint(&e.id)
+            .await?
+            .expect("endpoint")
+            .failing_since;
+        assert_eq!(now_failing, after.map(t), "endpoint {}", e.id);
+    }
+    Ok(())
+}

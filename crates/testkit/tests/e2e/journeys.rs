@@ -291,6 +291,52 @@ e2e!(orange_money_direct_payment_approved, |app| {
     assert_eq!(events(app, &reference).await, vec!["payment.succeeded"]);
 });
 
+e2e!(a_slow_status_check_holds_up_no_other_payment, |app| {
+    // Orange Money's status API turns slow after this payment is initiated.
+    let om = direct(app, "om").await;
+    let om_reference = om["reference"].as_str().unwrap().to_owned();
+    let page = om_page(&om);
+    let r = app
+        .client
+        .post(app.url("/sandbox/om/_sim/faults"))
+        .json(&json!({"apiDelayMs": 3000}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    payer_action(
+        app,
+        &format!("{page}/approve"),
+        &[("msisdn", "771234567"), ("channel", "MAXIT")],
+    )
+    .await;
+    // Its notification is stored and its confirmation is waiting on the slow API.
+    let stored = eventually(WAIT, || async {
+        let hooks = app.store.list_provider_webhooks("om", 10).await.unwrap();
+        (!hooks.is_empty()).then_some(())
+    })
+    .await;
+    assert!(stored.is_some(), "the Orange Money notification is stored");
+
+    // A Wave payment made meanwhile is confirmed without waiting for it.
+    let wave = direct(app, "wave").await;
+    let wave_reference = wave["reference"].as_str().unwrap().to_owned();
+    let (status, _, body) = payer_action(app, &format!("{}/approve", wave_page(&wave)), &[]).await;
+    assert_eq!(status, 303, "{body}");
+    wait_payment(app, &wave_reference, "SUCCEEDED").await;
+    assert_eq!(
+        payment_status(app, &om_reference).await,
+        "PENDING",
+        "the Orange Money confirmation is still waiting on its status check"
+    );
+    wait_payment(app, &om_reference, "SUCCEEDED").await;
+    assert_eq!(events(app, &om_reference).await, vec!["payment.succeeded"]);
+    assert_eq!(
+        events(app, &wave_reference).await,
+        vec!["payment.succeeded"]
+    );
+});
+
 e2e!(declines_and_insufficient_funds, |app| {
     // Orange Money, direct: the payer declines → the payment fails.
     let data = direct(app, "om").await;
