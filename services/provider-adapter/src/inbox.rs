@@ -288,19 +288,23 @@ impl WebhookProcessor {
     /// Runs until the task is dropped: new events as they come, and every `poll` the
     /// rows left by a replica that died or deferred for a retry.
     pub async fn run(mut self, poll: Duration) {
-        let mut fresh = self.fresh.take();
+        let fresh = self.fresh.take();
         let this = Arc::new(self);
-        loop {
-            // A free slot first (new events take theirs in the inbox).
-            let first = tokio::select! {
-                permit = this.slots.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => return,
-                },
-                Some(item) = recv(&mut fresh) => {
+        // New events go to work at once, never behind a claim query waiting for the
+        // database.
+        let lane = fresh.map(|mut rx| {
+            let this = this.clone();
+            tokio::spawn(async move {
+                while let Some(item) = rx.recv().await {
                     this.spawn(item);
-                    continue;
                 }
+            })
+        });
+        let _stop_lane = LaneGuard(lane);
+        loop {
+            // A free slot first, then as many as are free (up to a batch).
+            let Ok(first) = this.slots.clone().acquire_owned().await else {
+                return;
             };
             let mut permits = vec![first];
             while permits.len() < BATCH {
@@ -330,7 +334,6 @@ impl WebhookProcessor {
                 continue;
             }
             tokio::select! {
-                Some(item) = recv(&mut fresh) => this.spawn(item),
                 _ = this.signal.notified() => {}
                 _ = tokio::time::sleep(poll) => {}
             }
@@ -437,10 +440,13 @@ impl WebhookProcessor {
     }
 }
 
-/// The next new event, or never when there is no fast lane.
-async fn recv(fresh: &mut Option<mpsc::UnboundedReceiver<Fresh>>) -> Option<Fresh> {
-    match fresh {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
+/// Aborts the fast lane's task when the processor stops.
+struct LaneGuard(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for LaneGuard {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }
