@@ -139,6 +139,10 @@ struct Args {
     /// gets a Wave attempt chosen on the page).
     #[arg(long, default_value_t = 500)]
     checkout_sessions: usize,
+    /// `--scenario checkout`: exit with an error when a target is missed (the figures
+    /// are printed first), so that a regression fails the run that measured it.
+    #[arg(long)]
+    check_targets: bool,
 }
 
 #[tokio::main]
@@ -498,7 +502,7 @@ async fn run_checkout(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> 
             command: command_line(),
             postgres: true,
         });
-        return Ok(());
+        return checked(args, &figures);
     }
     let (backend, backend_detail, database_url) =
         standalone_database(args, cleanup, pid, &data_dir).await?;
@@ -529,6 +533,22 @@ async fn run_checkout(args: &Args, cleanup: &mut Cleanup) -> anyhow::Result<()> 
         command: command_line(),
         postgres: args.backend == Backend::Postgres,
     });
+    checked(args, &figures)
+}
+
+/// With `--check-targets`, a missed checkout target is an error.
+fn checked(args: &Args, figures: &checkout::Figures) -> anyhow::Result<()> {
+    let missed: Vec<String> = figures
+        .targets()
+        .into_iter()
+        .filter(|t| !t.pass)
+        .map(|t| format!("{}: {}", t.name, t.measured))
+        .collect();
+    anyhow::ensure!(
+        !args.check_targets || missed.is_empty(),
+        "checkout targets missed: {}",
+        missed.join("; ")
+    );
     Ok(())
 }
 

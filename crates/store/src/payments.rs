@@ -363,6 +363,31 @@ impl Store {
         })
     }
 
+    /// Open attempts of open sessions whose provider deadline passed (an Orange Money
+    /// QR code lives minutes, a session can live hours): the payer must choose again,
+    /// the session stays open.
+    pub async fn list_overdue_session_attempts(
+        &self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<AttemptRow>> {
+        read!(self, |c| {
+            let open_session_payment = p::table
+                .filter(p::id.eq(pa::payment_id))
+                .filter(p::session_id.is_not_null())
+                .filter(p::status.eq("PENDING"));
+            Ok(pa::table
+                .filter(pa::status.eq_any(["created", "pending"]))
+                .filter(pa::expires_at.lt(at))
+                .filter(diesel::dsl::exists(open_session_payment))
+                .order(pa::created_at.asc())
+                .limit(limit)
+                .select(AttemptRow::as_select())
+                .load(c)
+                .await?)
+        })
+    }
+
     /// Moves the provider deadline of an open attempt (operators, and tests of expiry).
     pub async fn set_attempt_deadline(
         &self,

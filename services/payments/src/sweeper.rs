@@ -1,5 +1,7 @@
 //! Expires sessions whose deadline passed: session, payment and open attempts move to
-//! expired in one transaction with the `payment.expired` event.
+//! expired in one transaction with the `payment.expired` event. An attempt of an open
+//! session whose own provider deadline passed expires alone: the session stays open and
+//! its page offers the choice again.
 
 use std::time::Duration;
 
@@ -38,6 +40,7 @@ impl ExpirySweeper {
     /// expired.
     pub async fn sweep_once(&self) -> StoreResult<usize> {
         let mut expired = self.sweep_direct_payments().await?;
+        expired += self.sweep_session_attempts().await?;
         loop {
             let batch = self
                 .payments
@@ -68,6 +71,37 @@ impl ExpirySweeper {
         {
             if self.expire_payment(payment, None).await? {
                 expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Attempts of open sessions past their provider's deadline: expired one by one, in
+    /// the payment's history; the payment stays pending (no merchant event).
+    async fn sweep_session_attempts(&self) -> StoreResult<usize> {
+        let store = &self.payments.store;
+        let mut expired = 0;
+        for a in store.list_overdue_session_attempts(now(), BATCH).await? {
+            let at = now();
+            let changes = expire_open_attempts(std::slice::from_ref(&a), at);
+            let hist = [history(
+                &a.payment_id,
+                Some(&a.id),
+                "attempt.expired",
+                Some(&a.status),
+                "expired",
+                serde_json::json!({"provider": a.provider_code}),
+                at,
+            )];
+            match store.apply_changes(&changes, &hist, &[], at).await {
+                Ok(()) => {
+                    expired += 1;
+                    if let Some(p) = store.get_payment(&a.payment_id).await? {
+                        self.payments.session_changed(p.session_id.as_deref()).await;
+                    }
+                }
+                Err(StoreError::Stale(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(expired)

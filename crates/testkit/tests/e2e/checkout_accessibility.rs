@@ -276,6 +276,22 @@ e2e!(checkout_at_320_px, |app| {
         let page = &page;
         let axe = axe.as_ref();
         async move {
+            // Nothing the browser fetched came from another origin (no CDN, no font,
+            // no analytics; the shop's logo is relayed by this server).
+            let fetched = page
+                .execute(
+                    "return performance.getEntriesByType('resource')\
+                     .map(function (e) { return e.name; })",
+                )
+                .await
+                .unwrap();
+            for name in fetched.as_array().unwrap() {
+                let name = name.as_str().unwrap();
+                assert!(
+                    name.starts_with(&format!("{}/", app.base_url)),
+                    "{what}: the page fetched {name}"
+                );
+            }
             let (width, out) = overflow(page).await.unwrap();
             assert!(width <= 320.0, "{what}: the page is {width} px wide");
             assert!(out.is_empty(), "{what}: past the edges at 320 px: {out:#?}");
@@ -315,8 +331,29 @@ e2e!(checkout_at_320_px, |app| {
     page.goto(&format!("{url}?choose=1")).await.unwrap();
     page.click("button[value=wave]").await.unwrap();
     wait_state(&page, "pay").await;
+    check("paying with Wave").await;
     in_the_app(app, &page, "approve").await;
     wait_state(&page, "paid").await;
     check("receipt").await;
+    // The other ends, in English too (its words are longer in places).
+    let url = session_without_urls(app).await;
+    page.goto(&format!("{url}?lang=en")).await.unwrap();
+    wait_state(&page, "choose").await;
+    check("choice in English").await;
+    page.click("button.linkbtn").await.unwrap();
+    wait_state(&page, "cancelled").await;
+    check("cancelled").await;
+    let url = session_without_urls(app).await;
+    let id = url.rsplit('/').next().unwrap();
+    let past = nexpay_store::now() - chrono::Duration::seconds(1);
+    assert!(app.store.set_session_deadline(id, past).await.unwrap());
+    page.goto(&url).await.unwrap();
+    wait_state(&page, "expired").await;
+    check("expired").await;
+    page.goto(&app.url("/checkout/cs_0000000000000000000000000000000000000000"))
+        .await
+        .unwrap();
+    page.wait_for_text("Page not found", WAIT).await.unwrap();
+    check("unknown session").await;
     page.close().await.unwrap();
 });

@@ -133,9 +133,47 @@ fn html(
     resp.body(body)
 }
 
+/// A failure behind a route the page's script or images use: logged, no detail out.
 fn internal(e: impl std::fmt::Display) -> actix_web::Error {
     tracing::error!(error = %e, "checkout page failed");
     actix_web::error::ErrorInternalServerError("internal error")
+}
+
+/// A page with only a message, in the reader's language.
+fn message_page(
+    req: &HttpRequest,
+    status: actix_web::http::StatusCode,
+    which: page::Message,
+) -> HttpResponse {
+    let lang = language(req, None, None);
+    // The message template has no field that can fail to render; keep an answer anyway.
+    let body =
+        page::render_message(lang, which).unwrap_or_else(|_| lang.texts().error_title.to_owned());
+    html(status, body, None, None)
+}
+
+/// A failure behind a page the payer sees: logged; the payer gets a page in their
+/// language that says nothing was charged, never the cause.
+fn page_error(req: &HttpRequest, e: impl std::fmt::Display) -> actix_web::Error {
+    tracing::error!(error = %e, "checkout page failed");
+    actix_web::error::InternalError::from_response(
+        "checkout page failed",
+        message_page(
+            req,
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            page::Message::Error,
+        ),
+    )
+    .into()
+}
+
+/// A form posted from another site.
+fn refused(req: &HttpRequest) -> HttpResponse {
+    message_page(
+        req,
+        actix_web::http::StatusCode::FORBIDDEN,
+        page::Message::Refused,
+    )
 }
 
 async fn show(
@@ -145,7 +183,9 @@ async fn show(
     query: web::Query<PageQuery>,
 ) -> actix_web::Result<HttpResponse> {
     let id = path.into_inner();
-    let view = load(&state.store, &id).await.map_err(internal)?;
+    let view = load(&state.store, &id)
+        .await
+        .map_err(|e| page_error(&req, e))?;
     let lang = language(
         &req,
         query.lang.as_deref(),
@@ -153,7 +193,8 @@ async fn show(
     );
     let set_lang = query.lang.as_deref().and_then(Lang::parse);
     let Some(view) = view else {
-        let body = page::render_not_found(lang).map_err(internal)?;
+        let body =
+            page::render_message(lang, page::Message::NotFound).map_err(|e| page_error(&req, e))?;
         return Ok(html(
             actix_web::http::StatusCode::NOT_FOUND,
             body,
@@ -161,8 +202,8 @@ async fn show(
             set_lang,
         ));
     };
-    let (body, style) =
-        page::render(&view, lang, query.choose.is_some(), query.e.as_deref()).map_err(internal)?;
+    let (body, style) = page::render(&view, lang, query.choose.is_some(), query.e.as_deref())
+        .map_err(|e| page_error(&req, e))?;
     Ok(html(
         actix_web::http::StatusCode::OK,
         body,
@@ -322,7 +363,7 @@ async fn pay(
 ) -> actix_web::Result<HttpResponse> {
     let id = path.into_inner();
     if !same_origin(&req) {
-        return Ok(HttpResponse::Forbidden().finish());
+        return Ok(refused(&req));
     }
     let page = format!("/checkout/{}", urlencode(&id));
     let cmd = CheckoutSession {
@@ -331,7 +372,7 @@ async fn pay(
         session_id: id.clone(),
         provider_code: form.into_inner().provider,
     };
-    let payload = serde_json::to_value(cmd).map_err(internal)?;
+    let payload = serde_json::to_value(cmd).map_err(|e| page_error(&req, e))?;
     Ok(
         match command(&state, &req, kinds::CHECKOUT_SESSION, payload).await {
             Ok(_) => see_other(&page),
@@ -355,7 +396,7 @@ async fn cancel(
 ) -> actix_web::Result<HttpResponse> {
     let id = path.into_inner();
     if !same_origin(&req) {
-        return Ok(HttpResponse::Forbidden().finish());
+        return Ok(refused(&req));
     }
     let page = format!("/checkout/{}", urlencode(&id));
     let cmd = CancelSession {
@@ -363,7 +404,7 @@ async fn cancel(
         mode: None,
         session_id: id.clone(),
     };
-    let payload = serde_json::to_value(cmd).map_err(internal)?;
+    let payload = serde_json::to_value(cmd).map_err(|e| page_error(&req, e))?;
     Ok(
         match command(&state, &req, kinds::CANCEL_SESSION, payload).await {
             Ok(_) => {
@@ -371,7 +412,7 @@ async fn cancel(
                 // the request.
                 let target = load(&state.store, &id)
                     .await
-                    .map_err(internal)?
+                    .map_err(|e| page_error(&req, e))?
                     .and_then(|v| v.return_url());
                 see_other(target.as_deref().unwrap_or(&page))
             }

@@ -134,6 +134,14 @@ fn http_url(url: Option<&String>) -> Option<String> {
 }
 
 impl CheckoutView {
+    /// The provider's name as the project configured it, else its usual name.
+    pub fn provider_display_name(&self, code: &str) -> String {
+        self.providers
+            .iter()
+            .find(|p| p.code == code)
+            .map_or_else(|| provider_name(code), |p| p.name.clone())
+    }
+
     /// The project's `logoUrl` setting, if any.
     pub fn logo_url(&self) -> Option<String> {
         self.project.as_ref().and_then(|p| setting(p, "logoUrl"))
@@ -216,19 +224,40 @@ pub struct PageTemplate<'a> {
     pub style: String,
 }
 
+/// A page with only a message: an unknown session, a refused form, a failure.
 #[derive(Template)]
-#[template(path = "checkout/not_found.html")]
-pub struct NotFoundTemplate<'a> {
+#[template(path = "checkout/message.html")]
+pub struct MessageTemplate<'a> {
     pub t: &'a Texts,
     pub lang: &'static str,
     pub css: &'static str,
+    pub mark: &'static str,
+    pub title: &'static str,
+    pub text: &'static str,
 }
 
-pub fn render_not_found(lang: Lang) -> askama::Result<String> {
-    NotFoundTemplate {
-        t: lang.texts(),
+/// Why a page shows only a message.
+#[derive(Debug, Clone, Copy)]
+pub enum Message {
+    NotFound,
+    Refused,
+    Error,
+}
+
+pub fn render_message(lang: Lang, which: Message) -> askama::Result<String> {
+    let t = lang.texts();
+    let (mark, title, text) = match which {
+        Message::NotFound => ("?", t.not_found_title, t.not_found_text),
+        Message::Refused => ("×", t.refused_title, t.refused_text),
+        Message::Error => ("!", t.error_title, t.error_text),
+    };
+    MessageTemplate {
+        t,
         lang: lang.code(),
         css: assets::css_url(),
+        mark,
+        title,
+        text,
     }
     .render()
 }
@@ -306,13 +335,8 @@ pub fn render(
                     .collect();
             // The attempt's own expiry if sooner than the session's.
             let deadline = a.expires_at.map_or(s.expires_at, |e| e.min(s.expires_at));
-            let name = view
-                .providers
-                .iter()
-                .find(|p| p.code == a.provider_code)
-                .map_or_else(|| provider_name(&a.provider_code), |p| p.name.clone());
             Some(PayView {
-                provider: name,
+                provider: view.provider_display_name(&a.provider_code),
                 logo: provider_logo(&a.provider_code),
                 qr_url: a
                     .qr_png_base64
@@ -349,7 +373,7 @@ pub fn render(
             Some(format_datetime(lang, view.payment.updated_at)),
             view.attempt
                 .as_ref()
-                .map(|a| provider_name(&a.provider_code)),
+                .map(|a| view.provider_display_name(&a.provider_code)),
         )
     } else {
         (None, None)
