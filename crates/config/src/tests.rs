@@ -1,12 +1,28 @@
 use super::*;
 
-fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nexpay-config-{}", nexpay_security::random_hex(8)));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A data directory of its own, removed when the test ends.
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
 }
 
-fn dev(extra: &[(&str, &str)]) -> (Config, PathBuf) {
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir() -> TmpDir {
+    let d = std::env::temp_dir().join(format!("nexpay-config-{}", nexpay_security::random_hex(8)));
+    std::fs::create_dir_all(&d).unwrap();
+    TmpDir(d)
+}
+
+fn dev(extra: &[(&str, &str)]) -> (Config, TmpDir) {
     let d = dir();
     let mut pairs: Vec<(String, String)> =
         vec![("NEXPAY_DATA_DIR".into(), d.display().to_string())];

@@ -40,11 +40,11 @@ impl BackendKind {
 #[derive(Clone)]
 pub(crate) enum Backend {
     Pg(Pool<AsyncPgConnection>),
-    /// SQLite allows one writer at a time: a single-connection writer pool queues writes
-    /// in the application instead of spinning on SQLITE_BUSY, while WAL lets the reader
-    /// pool run concurrently.
+    /// SQLite allows one writer at a time: one writer connection queues writes in the
+    /// application instead of spinning on SQLITE_BUSY, and commits them in groups (see
+    /// [`crate::group_commit`]), while WAL lets the reader pool run concurrently.
     Sqlite {
-        writer: Pool<SqliteConn>,
+        writer: crate::group_commit::GroupWriter,
         reader: Pool<SqliteConn>,
     },
 }
@@ -62,6 +62,15 @@ pub(crate) fn sqlite_path(url: &str) -> String {
 pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
+/// Opens a connection to the SQLite file with [`SQLITE_PRAGMAS`].
+pub(crate) async fn open_sqlite(path: &str) -> Result<SqliteConn, diesel::ConnectionError> {
+    let mut conn = SqliteConn::establish(path).await?;
+    conn.batch_execute(SQLITE_PRAGMAS)
+        .await
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
 fn sqlite_manager(path: String) -> AsyncDieselConnectionManager<SqliteConn> {
     let mut config = ManagerConfig::<SqliteConn>::default();
     // A local file cannot drop its connection: skip the `SELECT 1` that the default
@@ -69,14 +78,7 @@ fn sqlite_manager(path: String) -> AsyncDieselConnectionManager<SqliteConn> {
     config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
     config.custom_setup = Box::new(|url: &str| {
         let url = url.to_owned();
-        async move {
-            let mut conn = SqliteConn::establish(&url).await?;
-            conn.batch_execute(SQLITE_PRAGMAS)
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
+        async move { open_sqlite(&url).await }.boxed()
     });
     AsyncDieselConnectionManager::new_with_config(path, config)
 }
@@ -130,12 +132,7 @@ pub(crate) fn build_backend(url: &str, max_connections: usize) -> StoreResult<Ba
         }
         BackendKind::Sqlite => {
             let path = sqlite_path(url);
-            let writer = Pool::builder(sqlite_manager(path.clone()))
-                .max_size(1)
-                .wait_timeout(timeout)
-                .runtime(deadpool::Runtime::Tokio1)
-                .build()
-                .map_err(|e| StoreError::Pool(e.to_string()))?;
+            let writer = crate::group_commit::GroupWriter::new(path.clone());
             let reader = Pool::builder(sqlite_manager(path))
                 .max_size(max_connections.max(1))
                 .wait_timeout(timeout)
@@ -176,8 +173,11 @@ macro_rules! read {
     };
 }
 
-/// Runs `$body` inside ONE write transaction (`BEGIN IMMEDIATE` on SQLite so a
-/// read-then-write transaction never fails half way on a lock upgrade).
+/// Runs `$body` inside ONE write transaction: all of it is committed or none of it. On
+/// SQLite the body runs inside a savepoint of a batch opened with `BEGIN IMMEDIATE` (so
+/// a read-then-write transaction never fails half way on a lock upgrade), committed
+/// with other writes made meanwhile (see [`crate::group_commit`]); the macro returns
+/// once that commit is done.
 macro_rules! transaction {
     ($store:expr, |$c:ident| $body:expr) => {
         match &$store.backend {
@@ -191,9 +191,8 @@ macro_rules! transaction {
                 .await
             }
             $crate::db::Backend::Sqlite { writer, .. } => {
-                let mut obj = writer.get().await?;
-                let conn: &mut $crate::db::SqliteConn = &mut obj;
-                conn.immediate_transaction::<_, $crate::error::StoreError, _>(async |$c| $body)
+                writer
+                    .transaction(async |$c: &mut $crate::db::SqliteConn| $body)
                     .await
             }
         }

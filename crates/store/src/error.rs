@@ -16,6 +16,11 @@ pub enum StoreError {
     Database(#[source] DieselError),
     #[error("connection pool error: {0}")]
     Pool(String),
+    /// The write was rolled back with the batch it was committed with (SQLite's group
+    /// commit): the commit failed, or another write broke the transaction. Nothing of
+    /// it was kept; running it again is safe.
+    #[error("{0}")]
+    Aborted(String),
     #[error("migration error: {0}")]
     Migration(String),
     #[error("invalid stored data: {0}")]
@@ -29,7 +34,7 @@ impl StoreError {
     /// broke a deadlock by aborting this transaction.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Pool(_) => true,
+            StoreError::Pool(_) | StoreError::Aborted(_) => true,
             StoreError::Database(DieselError::DatabaseError(kind, info)) => {
                 matches!(
                     kind,

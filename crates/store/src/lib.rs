@@ -8,6 +8,7 @@
 
 mod db;
 pub mod error;
+mod group_commit;
 mod migrate;
 pub mod models;
 pub mod schema;
@@ -25,6 +26,7 @@ pub mod testing;
 
 pub use db::{redact_url, BackendKind};
 pub use error::{StoreError, StoreResult};
+pub use group_commit::GroupCommitStats;
 pub use idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotencyScope};
 pub use merchant_webhooks::{
     AttemptOutcome, AttemptRecord, EndpointShutdown, EndpointUpdate, SecretRotation,
@@ -80,6 +82,16 @@ impl Store {
 
     pub fn kind(&self) -> BackendKind {
         self.kind
+    }
+
+    /// On SQLite, how many write transactions ran and how many commits they took (the
+    /// writer commits concurrent writes together); `None` on PostgreSQL, which groups
+    /// commits by itself.
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        match &self.backend {
+            db::Backend::Sqlite { writer, .. } => Some(writer.stats()),
+            db::Backend::Pg(_) => None,
+        }
     }
 
     /// How many key-invalidating changes (revocation, rotation, archiving a project)

@@ -29,6 +29,8 @@ struct Process {
     index: usize,
     port: u16,
     child: Option<Child>,
+    /// Length of the log (shared by a replica's successive runs) when this run started.
+    log_from: u64,
 }
 
 pub struct Stack {
@@ -180,6 +182,7 @@ impl Stack {
             .create(true)
             .append(true)
             .open(&log)?;
+        let log_from = file.metadata()?.len();
         let child = Command::new(self.bin_dir.join(binary))
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("PORT", port.to_string())
@@ -199,6 +202,7 @@ impl Stack {
             index,
             port,
             child: Some(child),
+            log_from,
         })
     }
 
@@ -209,7 +213,7 @@ impl Stack {
         let client = reqwest::Client::new();
         let started = Instant::now();
         loop {
-            let (pid, port, exited) = {
+            let (pid, port, exited, log_from) = {
                 let mut procs = self.lock();
                 let p = procs
                     .iter_mut()
@@ -218,7 +222,13 @@ impl Stack {
                 let port = p.port;
                 let child = p.child.as_mut();
                 let pid = child.as_ref().and_then(|c| c.id());
-                (pid, port, child.and_then(|c| c.try_wait().ok().flatten()))
+                let log_from = p.log_from;
+                (
+                    pid,
+                    port,
+                    child.and_then(|c| c.try_wait().ok().flatten()),
+                    log_from,
+                )
             };
             // The answer must come from this replica, not from whatever else may have
             // bound the port in the meantime.
@@ -231,8 +241,18 @@ impl Stack {
                 }
             }
             if exited.is_some() || started.elapsed() > READY_TIMEOUT {
+                // The cause is the first line of the error, which a backtrace
+                // (RUST_BACKTRACE=1) can push out of the log's last lines.
+                let log = self.log_text(service, index);
+                let this_run = log
+                    .get(usize::try_from(log_from).unwrap_or(0)..)
+                    .unwrap_or(&log);
+                let cause = this_run
+                    .lines()
+                    .find(|l| l.starts_with("Error:") || l.contains(PORT_TAKEN))
+                    .unwrap_or("(no error line)");
                 anyhow::bail!(
-                    "{service} #{index} did not become ready ({}):\n{}",
+                    "{service} #{index} did not become ready ({}): {cause}\n{}",
                     exited.map_or("timed out".to_owned(), |s| format!("exited with {s}")),
                     self.log_tail(service, index)
                 );
@@ -241,10 +261,15 @@ impl Stack {
         }
     }
 
+    /// Everything a replica logged.
+    fn log_text(&self, service: &str, index: usize) -> String {
+        let path = self.log_dir.join(format!("{service}-{index}.log"));
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
     /// The last lines a replica logged.
     pub fn log_tail(&self, service: &str, index: usize) -> String {
-        let path = self.log_dir.join(format!("{service}-{index}.log"));
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = self.log_text(service, index);
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }

@@ -86,12 +86,14 @@ mod tests {
             nexpay_security::random_hex(6)
         ));
         let pairs = vec![("NEXPAY_DATA_DIR".to_string(), dir.display().to_string())];
-        nexpay_config::Config::load_for(
+        let settings = nexpay_config::Config::load_for(
             nexpay_config::Source::from_pairs(pairs),
             nexpay_config::Keys::NONE,
         )
         .unwrap()
-        .webhooks
+        .webhooks;
+        let _ = std::fs::remove_dir_all(&dir);
+        settings
     }
 
     #[test]

@@ -209,3 +209,55 @@ async fn timestamps_round_trip_exactly(ctx: Ctx) -> TestResult {
     assert_eq!(listed.len(), stamps.len());
     Ok(())
 }
+
+contract!(concurrent_bundles_land_alone_or_fail_alone);
+/// Many creations at once, some of them retries of a request key already used: each
+/// lands whole or fails alone, whatever it was committed with. On SQLite they share
+/// commits (group commit) without sharing outcomes.
+async fn concurrent_bundles_land_alone_or_fail_alone(ctx: Ctx) -> TestResult {
+    let s = &ctx.store;
+    let project = seed_project(s).await?;
+    s.insert_payment_bundle(bundle(&project.id, "live", Some("taken")))
+        .await?;
+    let before = s.group_commit_stats();
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let (s, project_id) = (s.clone(), project.id.clone());
+            tokio::spawn(async move {
+                let key = if i % 6 == 0 {
+                    "taken".to_owned()
+                } else {
+                    format!("order-{i}")
+                };
+                let b = bundle(&project_id, "live", Some(&key));
+                let id = b.payment.id.clone();
+                (i, id, s.insert_payment_bundle(b).await)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (i, id, result) = t.await?;
+        if i % 6 == 0 {
+            assert!(
+                matches!(result, Err(StoreError::Conflict(_))),
+                "{i}: {result:?}"
+            );
+            assert_eq!(s.get_payment(&id).await?, None);
+            assert_eq!(trail(s, &id).await?, (0, 0), "{i}: nothing of it written");
+        } else {
+            assert!(result.is_ok(), "{i}: {result:?}");
+            assert_eq!(trail(s, &id).await?, (1, 1), "{i}: history and outbox row");
+        }
+    }
+    assert_eq!(s.count_payments(&project.id, "live").await?, 51);
+    if let (Some(before), Some(after)) = (before, s.group_commit_stats()) {
+        let writes = after.transactions - before.transactions;
+        let commits = after.commits - before.commits;
+        assert!(writes >= 60, "{writes} writes counted");
+        assert!(
+            commits < writes,
+            "{writes} concurrent writes took {commits} commits"
+        );
+    }
+    Ok(())
+}

@@ -542,6 +542,8 @@ fn start_express(secret: &str) -> Option<(NodeApp, String)> {
         .read_line(&mut line)
         .unwrap();
     let port: u16 = line.trim().parse().expect("node printed its port");
+    // Node has read the script by the time it listens.
+    let _ = std::fs::remove_file(&script);
     Some((
         NodeApp(child),
         format!("http://127.0.0.1:{port}/webhooks/nexpay"),
