@@ -12,7 +12,9 @@
 //! writer (or when the batch is big or old enough). A member learns that its write
 //! succeeded only after the batch's `COMMIT` returned: no caller is ever told "written"
 //! about data that a power cut could still take away, and a failed commit fails every
-//! member of its batch.
+//! member of its batch. A member that failed is told so only after that `COMMIT` too:
+//! when it failed on what an earlier member of its batch wrote, a retry must read that
+//! write from any connection.
 //!
 //! Cancellation is expected (actix drops a handler whose client went away):
 //! - a member dropped in the middle of its body is rolled back to its savepoint by a
@@ -369,9 +371,16 @@ impl Member {
         } else {
             self.writer.commit(guard).await;
         }
-        let value = result?;
-        self.wait_for_outcome().await?;
-        Ok(value)
+        // A failed member waits for the outcome too: the rows it lost a race to may be
+        // those of an earlier member of this batch, and a caller that retries at once
+        // must read them committed, not the state from before the batch.
+        let committed = self.wait_for_outcome().await;
+        match (result, committed) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Err(failed), Ok(())) => Err(failed),
+            // What the member saw (and maybe failed on) was never committed.
+            (_, Err(aborted)) => Err(aborted),
+        }
     }
 
     async fn wait_for_outcome(&mut self) -> StoreResult<()> {
@@ -548,6 +557,19 @@ mod tests {
             .collect()
     }
 
+    /// One write that inserts `name`, then keeps the writer for `hold`.
+    fn spawn_insert_holding(w: &GroupWriter, name: &'static str, hold: Duration) -> Task {
+        let w = w.clone();
+        tokio::spawn(async move {
+            w.transaction(async |c: &mut SqliteConn| {
+                insert(c, name).await?;
+                tokio::time::sleep(hold).await;
+                Ok(())
+            })
+            .await
+        })
+    }
+
     /// What the database holds, in any order, is exactly `expected`.
     async fn assert_committed(db: &TempDb, expected: impl Iterator<Item = String>) {
         let mut expected: Vec<String> = expected.collect();
@@ -647,6 +669,49 @@ mod tests {
         }
         let expected: Vec<String> = (0..5).map(|i| format!("kept-{i}")).collect();
         assert_eq!(committed(&db).await, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_member_that_lost_a_race_sees_the_winner_committed_when_told() {
+        let (w, db) = writer().await;
+        // The winner writes and holds the writer a moment, so that the two others queue
+        // behind it and join its batch.
+        // Short of MAX_BATCH_AGE: the batch stays open for the others.
+        let winner = spawn_insert_holding(&w, "won", Duration::from_millis(3));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        // The loser finds the winner's row (inside the batch) and gives up.
+        let loser = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let lost = w
+                    .transaction(async |c: &mut SqliteConn| {
+                        let n: Vec<Count> =
+                            diesel::sql_query("SELECT COUNT(*) AS n FROM t WHERE name = 'won'")
+                                .load(c)
+                                .await?;
+                        match n[0].n {
+                            0 => insert(c, "lost").await,
+                            _ => Err(StoreError::Stale("taken".into())),
+                        }
+                    })
+                    .await;
+                (lost, Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        // A third member keeps the batch open after the loser's turn.
+        let third = spawn_insert_holding(&w, "third", Duration::from_millis(40));
+        let (lost, told) = loser.await.unwrap();
+        assert!(matches!(lost, Err(StoreError::Stale(_))), "{lost:?}");
+        // Told it lost: what it lost to is visible to anyone from then on.
+        assert!(
+            committed(&db).await.contains(&"won".to_owned()),
+            "the loser was told before the winner's row was committed"
+        );
+        winner.await.unwrap().unwrap();
+        third.await.unwrap().unwrap();
+        assert!(told.elapsed() < Duration::from_secs(5));
+        assert_committed(&db, ["third", "won"].map(String::from).into_iter()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
