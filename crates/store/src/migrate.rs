@@ -40,8 +40,8 @@ pub async fn run_migrations(url: &str) -> StoreResult<usize> {
         }
         BackendKind::Sqlite => {
             let path = sqlite_path(url);
-            // SQLite has no advisory lock: when two processes migrate one file at once,
-            // the loser's migration transaction fails and rolls back; trying again then
+            // SQLite has no advisory lock: the run holds the write lock instead. Should
+            // a process still fail to get it (busy past the timeout), trying again then
             // finds the winner's work done.
             let mut last = None;
             for _ in 0..SQLITE_ATTEMPTS {
@@ -50,9 +50,14 @@ pub async fn run_migrations(url: &str) -> StoreResult<usize> {
                     let mut conn = diesel::SqliteConnection::establish(&path)
                         .map_err(|e| StoreError::Migration(e.to_string()))?;
                     diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
-                    conn.run_pending_migrations(SQLITE_MIGRATIONS)
-                        .map(|v| v.len())
-                        .map_err(|e| StoreError::Migration(e.to_string()))
+                    // One write transaction around the whole run (each migration is a
+                    // savepoint in it): two processes never apply a migration each; the
+                    // second waits for the first, then finds nothing to do.
+                    conn.immediate_transaction::<_, StoreError, _>(|conn| {
+                        conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                            .map(|v| v.len())
+                            .map_err(|e| StoreError::Migration(e.to_string()))
+                    })
                 })
                 .await
                 .map_err(|e| StoreError::Migration(e.to_string()))?;

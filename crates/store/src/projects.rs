@@ -24,13 +24,15 @@ pub struct ProjectUpdate {
 
 impl Store {
     pub async fn insert_project(&self, row: &ProjectRow) -> StoreResult<()> {
-        transaction!(self, |c| {
+        let result = transaction!(self, |c| {
             diesel::insert_into(projects::table)
                 .values(row)
                 .execute(c)
                 .await?;
             Ok(())
-        })
+        });
+        self.config_changed();
+        result
     }
 
     pub async fn get_project(&self, id: &str) -> StoreResult<Option<ProjectRow>> {
@@ -69,7 +71,7 @@ impl Store {
         id: &str,
         update: &ProjectUpdate,
     ) -> StoreResult<ProjectRow> {
-        transaction!(self, |c| {
+        let result = transaction!(self, |c| {
             let n = diesel::update(projects::table.find(id))
                 .filter(projects::archived_at.is_null())
                 .set(update)
@@ -83,7 +85,9 @@ impl Store {
                 .select(ProjectRow::as_select())
                 .get_result(c)
                 .await?)
-        })
+        });
+        self.config_changed();
+        result
     }
 
     /// Archives a project and revokes its keys. Payments, sessions and their history
@@ -105,7 +109,9 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(n == 1)
-        })?;
+        });
+        self.config_changed();
+        let archived = archived?;
         self.key_changed();
         Ok(archived)
     }
@@ -241,14 +247,16 @@ impl Store {
 
     /// Inserts the provider if it is not there yet; an admin's later changes are kept.
     pub async fn ensure_provider(&self, row: &ProviderRow) -> StoreResult<()> {
-        transaction!(self, |c| {
+        let result = transaction!(self, |c| {
             diesel::insert_into(providers::table)
                 .values(row)
                 .on_conflict_do_nothing()
                 .execute(c)
                 .await?;
             Ok(())
-        })
+        });
+        self.config_changed();
+        result
     }
 
     pub async fn list_providers(&self) -> StoreResult<Vec<ProviderRow>> {
@@ -260,7 +268,7 @@ impl Store {
     }
 
     pub async fn set_provider_enabled(&self, code: &str, enabled: bool) -> StoreResult<bool> {
-        transaction!(self, |c| {
+        let result = transaction!(self, |c| {
             let n = diesel::update(providers::table.find(code))
                 .set((
                     providers::enabled.eq(enabled),
@@ -269,6 +277,8 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(n == 1)
-        })
+        });
+        self.config_changed();
+        result
     }
 }

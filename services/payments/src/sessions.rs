@@ -30,27 +30,29 @@ impl Payments {
         corr: &str,
     ) -> Result<SessionCreated, HandlerError> {
         let caller = &cmd.caller;
-        if let Some(key) = &caller.request_key {
-            if let Some(s) = self
-                .store
-                .find_session_by_request_key(&caller.project_id, &caller.mode, key)
-                .await
-                .map_err(store_error)?
-            {
-                return Ok(self.session_created(&s));
-            }
-        }
-        let project = self.project(&caller.project_id).await?;
-        let providers = self.store.list_providers().await.map_err(store_error)?;
+        // No lookup of the Idempotency-Key before the insert: a retried key hits the
+        // unique index and is answered from the conflict below. The project and the
+        // providers come from the store's short-lived copy (see
+        // `Store::get_project_cached`).
+        let project = match self.cached_project(&caller.project_id).await {
+            Ok(p) => p,
+            Err(e) => return self.replay_or(caller, e).await,
+        };
+        let providers = self
+            .store
+            .list_providers_cached()
+            .await
+            .map_err(store_error)?;
         if !providers
             .iter()
             .any(|p| p.enabled && p.accepts(&cmd.currency))
         {
-            return Err(rejected(
+            let refused = rejected(
                 422,
                 "unsupported_currency",
                 format!("No enabled provider accepts {}", cmd.currency),
-            ));
+            );
+            return self.replay_or(caller, refused).await;
         }
         let at = now();
         let ttl = cmd
@@ -135,22 +137,36 @@ impl Payments {
                 Ok(created)
             }
             Err(StoreError::Conflict(_)) if caller.request_key.is_some() => {
-                let key = caller.request_key.as_deref().unwrap_or_default();
-                match self
-                    .store
-                    .find_session_by_request_key(&caller.project_id, &caller.mode, key)
-                    .await
-                    .map_err(store_error)?
-                {
-                    Some(s) => Ok(self.session_created(&s)),
-                    None => Err(rejected(
-                        409,
-                        "conflict",
-                        "A concurrent request is creating this session; retry.",
-                    )),
-                }
+                let busy = rejected(
+                    409,
+                    "conflict",
+                    "A concurrent request is creating this session; retry.",
+                );
+                self.replay_or(caller, busy).await
             }
             Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// The session already created under the caller's Idempotency-Key, if any, else
+    /// `refused`: a retry is answered as the first request was, even when the project or
+    /// the providers changed since.
+    async fn replay_or(
+        &self,
+        caller: &nexpay_contracts::Caller,
+        refused: HandlerError,
+    ) -> Result<SessionCreated, HandlerError> {
+        let Some(key) = &caller.request_key else {
+            return Err(refused);
+        };
+        match self
+            .store
+            .find_session_by_request_key(&caller.project_id, &caller.mode, key)
+            .await
+            .map_err(store_error)?
+        {
+            Some(s) => Ok(self.session_created(&s)),
+            None => Err(refused),
         }
     }
 

@@ -116,6 +116,49 @@ async fn duplicate_request_key_conflicts_and_writes_nothing(ctx: Ctx) -> TestRes
     Ok(())
 }
 
+contract!(a_bundle_failing_on_its_last_row_writes_nothing);
+/// The rows of a bundle land together or not at all, whichever of them is refused: here
+/// the outbox event, written last, reuses another event's id.
+async fn a_bundle_failing_on_its_last_row_writes_nothing(ctx: Ctx) -> TestResult {
+    let s = &ctx.store;
+    let project = seed_project(s).await?;
+    let first = bundle(&project.id, "live", None);
+    let taken = first.events[0].id.clone();
+    s.insert_payment_bundle(first).await?;
+    let backlog = s.outbox_backlog().await?;
+
+    let mut second = bundle(&project.id, "live", None);
+    second.history.push(second.history[0].clone());
+    second.history[1].id = format!("{}b", second.history[0].id);
+    second.events[0].id = taken;
+    let (pay, sess) = (
+        second.payment.id.clone(),
+        second.session.as_ref().expect("session").id.clone(),
+    );
+    let err = s
+        .insert_payment_bundle(second)
+        .await
+        .expect_err("a duplicate event id");
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "expected Conflict, got {err:?}"
+    );
+    assert_eq!(s.get_payment(&pay).await?, None);
+    assert_eq!(s.get_session(&sess).await?, None);
+    assert_eq!(trail(s, &pay).await?, (0, 0));
+    assert_eq!(s.outbox_backlog().await?, backlog);
+    assert_eq!(s.count_payments(&project.id, "live").await?, 1);
+
+    // With two history rows and a fresh event id, the same bundle lands whole.
+    let mut third = bundle(&project.id, "live", None);
+    third.history.push(third.history[0].clone());
+    third.history[1].id = format!("{}b", third.history[0].id);
+    let id = third.payment.id.clone();
+    s.insert_payment_bundle(third).await?;
+    assert_eq!(trail(s, &id).await?, (2, 1));
+    Ok(())
+}
+
 contract!(request_key_is_scoped_by_project_and_mode);
 async fn request_key_is_scoped_by_project_and_mode(ctx: Ctx) -> TestResult {
     let s = &ctx.store;
