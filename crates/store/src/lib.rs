@@ -6,7 +6,6 @@
 //! parameter, which makes SQLite discard the prepared statement at every call (about half
 //! of the CPU of a status read went to re-parsing SQL).
 
-mod config_cache;
 mod db;
 pub mod error;
 mod group_commit;
@@ -25,7 +24,6 @@ mod providers;
 mod reconcile;
 pub mod testing;
 
-pub use config_cache::CONFIG_MAX_AGE;
 pub use db::{redact_url, BackendKind};
 pub use error::{StoreError, StoreResult};
 pub use group_commit::GroupCommitStats;
@@ -58,8 +56,6 @@ pub struct Store {
     /// (revocation, rotation, archiving a project). Shared by the clones of this store,
     /// so a key cache in the same process notices such a change at once, whoever made it.
     key_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// The short-lived copy of projects and providers, shared by the clones.
-    config: std::sync::Arc<config_cache::ConfigCache>,
 }
 
 impl Store {
@@ -81,7 +77,6 @@ impl Store {
             backend: db::build_backend(url, max_connections)?,
             kind: BackendKind::from_url(url)?,
             key_changes: std::sync::Arc::default(),
-            config: std::sync::Arc::default(),
         })
     }
 

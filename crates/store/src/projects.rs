@@ -24,15 +24,13 @@ pub struct ProjectUpdate {
 
 impl Store {
     pub async fn insert_project(&self, row: &ProjectRow) -> StoreResult<()> {
-        let result = transaction!(self, |c| {
+        transaction!(self, |c| {
             diesel::insert_into(projects::table)
                 .values(row)
                 .execute(c)
                 .await?;
             Ok(())
-        });
-        self.config_changed();
-        result
+        })
     }
 
     pub async fn get_project(&self, id: &str) -> StoreResult<Option<ProjectRow>> {
@@ -71,7 +69,7 @@ impl Store {
         id: &str,
         update: &ProjectUpdate,
     ) -> StoreResult<ProjectRow> {
-        let result = transaction!(self, |c| {
+        transaction!(self, |c| {
             let n = diesel::update(projects::table.find(id))
                 .filter(projects::archived_at.is_null())
                 .set(update)
@@ -85,9 +83,7 @@ impl Store {
                 .select(ProjectRow::as_select())
                 .get_result(c)
                 .await?)
-        });
-        self.config_changed();
-        result
+        })
     }
 
     /// Archives a project and revokes its keys. Payments, sessions and their history
@@ -109,9 +105,7 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(n == 1)
-        });
-        self.config_changed();
-        let archived = archived?;
+        })?;
         self.key_changed();
         Ok(archived)
     }
@@ -247,16 +241,14 @@ impl Store {
 
     /// Inserts the provider if it is not there yet; an admin's later changes are kept.
     pub async fn ensure_provider(&self, row: &ProviderRow) -> StoreResult<()> {
-        let result = transaction!(self, |c| {
+        transaction!(self, |c| {
             diesel::insert_into(providers::table)
                 .values(row)
                 .on_conflict_do_nothing()
                 .execute(c)
                 .await?;
             Ok(())
-        });
-        self.config_changed();
-        result
+        })
     }
 
     pub async fn list_providers(&self) -> StoreResult<Vec<ProviderRow>> {
@@ -268,7 +260,7 @@ impl Store {
     }
 
     pub async fn set_provider_enabled(&self, code: &str, enabled: bool) -> StoreResult<bool> {
-        let result = transaction!(self, |c| {
+        transaction!(self, |c| {
             let n = diesel::update(providers::table.find(code))
                 .set((
                     providers::enabled.eq(enabled),
@@ -277,8 +269,6 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(n == 1)
-        });
-        self.config_changed();
-        result
+        })
     }
 }

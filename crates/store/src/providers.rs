@@ -46,7 +46,7 @@ impl Store {
         update: &ProviderConfigUpdate<'_>,
     ) -> StoreResult<bool> {
         let at = now();
-        let result = transaction!(self, |c| {
+        transaction!(self, |c| {
             let n = diesel::update(providers::table.find(code))
                 .set((
                     providers::sealed_config.eq(update.sealed_config),
@@ -59,9 +59,7 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(n == 1)
-        });
-        self.config_changed();
-        result
+        })
     }
 
     /// Records that the webhook of the configuration sealed as `sealed_config` is set up
@@ -73,16 +71,14 @@ impl Store {
         code: &str,
         sealed_config: &str,
     ) -> StoreResult<bool> {
-        let result = transaction!(self, |c| {
+        transaction!(self, |c| {
             let n = diesel::update(providers::table.find(code))
                 .filter(providers::sealed_config.eq(sealed_config))
                 .set(providers::webhook_ok.eq(true))
                 .execute(c)
                 .await?;
             Ok(n == 1)
-        });
-        self.config_changed();
-        result
+        })
     }
 
     /// Records a successful test payment. Returns false when there is no such provider.
@@ -91,15 +87,13 @@ impl Store {
         code: &str,
         at: NaiveDateTime,
     ) -> StoreResult<bool> {
-        let result = transaction!(self, |c| {
+        transaction!(self, |c| {
             let n = diesel::update(providers::table.find(code))
                 .set(providers::test_passed_at.eq(Some(at)))
                 .execute(c)
                 .await?;
             Ok(n == 1)
-        });
-        self.config_changed();
-        result
+        })
     }
 }
 

@@ -90,7 +90,7 @@ impl Payments {
                 return self.resume(existing, corr).await;
             }
         }
-        let project = self.cached_project(&caller.project_id).await?;
+        let project = self.project(&caller.project_id).await?;
         let provider = self
             .available_provider(&cmd.provider_code, &cmd.currency, &caller.mode)
             .await?;
@@ -543,17 +543,10 @@ impl Payments {
     }
 
     pub(crate) async fn project(&self, id: &str) -> Result<ProjectRow, HandlerError> {
-        live_project(self.store.get_project(id).await.map_err(store_error)?)
-    }
-
-    /// [`Payments::project`] from the store's short-lived copy, for the creation paths.
-    pub(crate) async fn cached_project(&self, id: &str) -> Result<ProjectRow, HandlerError> {
-        live_project(
-            self.store
-                .get_project_cached(id)
-                .await
-                .map_err(store_error)?,
-        )
+        match self.store.get_project(id).await.map_err(store_error)? {
+            Some(p) if p.archived_at.is_none() => Ok(p),
+            _ => Err(rejected(404, "not_found", "Project not found")),
+        }
     }
 
     pub(crate) async fn provider_row(&self, code: &str) -> Result<ProviderRow, HandlerError> {
@@ -591,12 +584,5 @@ impl Payments {
             ));
         }
         Ok(provider)
-    }
-}
-
-fn live_project(found: Option<ProjectRow>) -> Result<ProjectRow, HandlerError> {
-    match found {
-        Some(p) if p.archived_at.is_none() => Ok(p),
-        _ => Err(rejected(404, "not_found", "Project not found")),
     }
 }

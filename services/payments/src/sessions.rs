@@ -31,18 +31,12 @@ impl Payments {
     ) -> Result<SessionCreated, HandlerError> {
         let caller = &cmd.caller;
         // No lookup of the Idempotency-Key before the insert: a retried key hits the
-        // unique index and is answered from the conflict below. The project and the
-        // providers come from the store's short-lived copy (see
-        // `Store::get_project_cached`).
-        let project = match self.cached_project(&caller.project_id).await {
+        // unique index and is answered from the conflict below.
+        let project = match self.project(&caller.project_id).await {
             Ok(p) => p,
             Err(e) => return self.replay_or(caller, e).await,
         };
-        let providers = self
-            .store
-            .list_providers_cached()
-            .await
-            .map_err(store_error)?;
+        let providers = self.store.list_providers().await.map_err(store_error)?;
         if !providers
             .iter()
             .any(|p| p.enabled && p.accepts(&cmd.currency))

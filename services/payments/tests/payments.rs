@@ -1134,3 +1134,50 @@ async fn cancel_race_case(db: &TestDb) {
         }
     }
 }
+
+both!(
+    session_retry_under_its_key_gets_the_first_session,
+    session_retry_case
+);
+/// A creation retried under the same Idempotency-Key gets the session created first,
+/// from the unique index's conflict, even once no provider accepts the currency any
+/// more; a project's new default URL applies to the next session.
+async fn session_retry_case(db: &TestDb) {
+    let (payments, _bus, project) = setup(db).await;
+    let store = db.store();
+    let keyed = |key: &str| {
+        let mut cmd = session_cmd(&project);
+        cmd.caller.request_key = Some(key.into());
+        cmd
+    };
+    let first = payments.create_session(keyed("k-s"), "c").await.unwrap();
+    let again = payments.create_session(keyed("k-s"), "c").await.unwrap();
+    assert_eq!(again.session_id, first.session_id);
+    assert_eq!(store.count_payments(&project, "test").await.unwrap(), 1);
+
+    let update = nexpay_store::ProjectUpdate {
+        success_url: Some(Some("https://shop.example/merci".into())),
+        ..Default::default()
+    };
+    store.update_project(&project, &update).await.unwrap();
+    let later = payments.create_session(keyed("k-t"), "c").await.unwrap();
+    let row = store.get_session(&later.session_id).await.unwrap().unwrap();
+    assert_eq!(
+        row.success_url.as_deref(),
+        Some("https://shop.example/merci"),
+        "the project's new default"
+    );
+
+    for code in ["wave", "om"] {
+        assert!(store.set_provider_enabled(code, false).await.unwrap());
+    }
+    let retried = payments.create_session(keyed("k-s"), "c").await.unwrap();
+    assert_eq!(retried.session_id, first.session_id);
+    let refused = payments
+        .create_session(keyed("k-u"), "c")
+        .await
+        .unwrap_err();
+    let (status, code, _) = rejection(refused);
+    assert_eq!((status, code.as_str()), (422, "unsupported_currency"));
+    assert_eq!(store.count_payments(&project, "test").await.unwrap(), 2);
+}
