@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use crate::child::Instance;
 use crate::load::{self, Timing};
-use crate::stats::PhaseResult;
+use crate::stats::{self, PhaseResult, Window};
 
 /// Start order: the dashboard bootstraps the default project and writes the keys.
 pub const SERVICES: &[&str] = &[
@@ -225,8 +225,69 @@ impl Services {
     }
 }
 
+/// CPU seconds of each process group taking part, at one instant.
+struct CpuCounters {
+    groups: Vec<(String, f64)>,
+    at: std::time::Instant,
+}
+
+/// The infrastructure processes, by `/proc/<pid>/comm`.
+const INFRA: &[(&str, &str)] = &[
+    ("PostgreSQL", "postgres"),
+    ("RabbitMQ", "beam.smp"),
+    ("Redis", "redis-server"),
+];
+
+impl CpuCounters {
+    fn take(services: &[(&'static str, u32)]) -> CpuCounters {
+        let mut groups: Vec<(String, f64)> = services
+            .iter()
+            .map(|(s, pid)| (s.to_string(), stats::cpu_seconds(Some(*pid)).unwrap_or(0.0)))
+            .collect();
+        for (label, comm) in INFRA {
+            groups.push((label.to_string(), stats::named_seconds(comm)));
+        }
+        groups.push((
+            "load generator".into(),
+            stats::cpu_seconds(None).unwrap_or(0.0),
+        ));
+        CpuCounters {
+            groups,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Cores busy on average per group between `self` and `end`, plus the machine's.
+    fn until(&self, end: &CpuCounters) -> Vec<(String, f64)> {
+        let secs = (end.at - self.at).as_secs_f64().max(1e-9);
+        self.groups
+            .iter()
+            .zip(&end.groups)
+            .map(|((name, a), (_, b))| (name.clone(), ((b - a) / secs).max(0.0)))
+            .collect()
+    }
+}
+
+/// CPU of every process group over the measured window of a phase.
+async fn sample_groups(window: Window, services: Vec<(&'static str, u32)>) -> Vec<(String, f64)> {
+    tokio::time::sleep_until(window.measure_from.into()).await;
+    let start = CpuCounters::take(&services);
+    let machine_start = stats::machine_busy_seconds();
+    tokio::time::sleep_until(window.until.into()).await;
+    let end = CpuCounters::take(&services);
+    let machine_end = stats::machine_busy_seconds();
+    let mut cores = start.until(&end);
+    if let (Some(a), Some(b)) = (machine_start, machine_end) {
+        let secs = (end.at - start.at).as_secs_f64().max(1e-9);
+        cores.push(("whole machine".into(), (b - a) / secs));
+    }
+    cores
+}
+
 pub struct Figures {
     pub create: PhaseResult,
+    /// Cores busy per process group during the creation window.
+    pub create_cpu: Vec<(String, f64)>,
     pub read: Option<PhaseResult>,
     pub idle_kb: Vec<(&'static str, u64)>,
     pub peak_kb: Vec<(&'static str, u64)>,
@@ -247,7 +308,17 @@ pub async fn measure(services: &mut Services, timing: Timing) -> anyhow::Result<
         ..timing
     };
     eprintln!("distributed session creation through the gateway");
+    let named: Vec<(&'static str, u32)> = services
+        .instances
+        .iter()
+        .map(|(s, i)| (*s, i.pid))
+        .collect();
+    let groups = tokio::spawn(sample_groups(
+        Window::starting_now(timing.warmup, timing.duration),
+        named,
+    ));
     let (create, ids) = load::create_sessions(&base_url, &write_key, timing).await?;
+    let create_cpu = groups.await?;
     eprintln!(
         "  {:.0}/s, p99 {:.2} ms, errors: {}",
         create.rate(),
@@ -271,6 +342,7 @@ pub async fn measure(services: &mut Services, timing: Timing) -> anyhow::Result<
     let peak_kb = services.memory("VmHWM");
     Ok(Figures {
         create,
+        create_cpu,
         read,
         idle_kb,
         peak_kb,
@@ -306,6 +378,27 @@ pub fn print(figures: &Figures, ceiling: Option<&PhaseResult>, concurrency: usiz
     }
     if let Some(ceil) = ceiling {
         row(ceil, "raw PostgreSQL insert ceiling");
+    }
+    if c.ok > 0 && !figures.create_cpu.is_empty() {
+        println!("\nCPU during session creation (cores busy on average; µs of CPU per session created):\n");
+        println!("| process | cores | µs per session |");
+        println!("|---|---|---|");
+        let per_op = |cores: f64| cores * c.seconds * 1e6 / c.ok as f64;
+        let (machine, groups): (Vec<_>, Vec<_>) = figures
+            .create_cpu
+            .iter()
+            .partition(|(name, _)| name == "whole machine");
+        for (name, cores) in &groups {
+            println!("| {name} | {cores:.2} | {:.0} |", per_op(*cores));
+        }
+        let counted: f64 = groups.iter().map(|(_, c)| c).sum();
+        println!(
+            "| all of the above | {counted:.2} | {:.0} |",
+            per_op(counted)
+        );
+        for (name, cores) in &machine {
+            println!("| {name} | {cores:.2} | {:.0} |", per_op(*cores));
+        }
     }
     println!("\n| service | idle RSS MB | peak RSS MB |");
     println!("|---|---|---|");

@@ -80,13 +80,18 @@ pub fn machine_busy_seconds() -> Option<f64> {
 
 /// CPU seconds used so far by every process named `postgres`.
 pub fn postgres_seconds() -> f64 {
+    named_seconds("postgres")
+}
+
+/// CPU seconds used so far by every process whose command name is `comm` (as in
+/// `/proc/<pid>/comm`: `postgres`, `beam.smp` for RabbitMQ, `redis-server`).
+pub fn named_seconds(comm: &str) -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "postgres")
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
         })
         .filter_map(|pid| cpu_seconds(Some(pid)))
         .sum()

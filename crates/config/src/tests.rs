@@ -189,6 +189,23 @@ fn file_layer_is_overridden_by_environment() {
 }
 
 #[test]
+fn http_workers_default_to_actix_and_can_be_set() {
+    let (c, _) = dev(&[]);
+    assert_eq!(c.http_workers, None, "unset: one per CPU");
+    let (c, _) = dev(&[("HTTP_WORKERS", "0")]);
+    assert_eq!(c.http_workers, None, "0: one per CPU");
+    let (c, _) = dev(&[("HTTP_WORKERS", "1")]);
+    assert_eq!(c.http_workers, Some(1));
+    let d = dir();
+    let err = Config::load(Source::from_pairs([
+        ("HTTP_WORKERS", "two"),
+        ("NEXPAY_DATA_DIR", d.to_str().unwrap()),
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().starts_with("HTTP_WORKERS"), "{err}");
+}
+
+#[test]
 fn rate_limit_defaults_and_overrides() {
     let (c, _) = dev(&[]);
     assert_eq!((c.rate_limit_per_sec, c.rate_limit_burst), (50, 100));

@@ -167,17 +167,21 @@ where
 {
     let listener = TcpListener::bind((config.http_host.as_str(), config.http_port))?;
     let port = listener.local_addr()?.port();
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .wrap(metrics::HttpMetrics::new(metrics.clone()))
             .app_data(web::Data::new(probes.clone()))
             .app_data(web::Data::new(metrics.clone()))
             .configure(configure.clone())
-    })
-    .on_connect(no_delay)
-    .listen(listener)?
-    .shutdown_timeout(10)
-    .run();
+    });
+    if let Some(n) = config.http_workers {
+        server = server.workers(n);
+    }
+    let server = server
+        .on_connect(no_delay)
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
     Ok((server, port))
 }
 

@@ -157,7 +157,7 @@ impl Application {
             &config.public_url,
             config.sandbox_callback_base(),
         );
-        let server = HttpServer::new(move || {
+        let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(RequestIdMiddleware)
                 .app_data(dashboard.clone())
@@ -186,11 +186,15 @@ impl Application {
                         "No such route",
                     ))
                 }))
-        })
-        .on_connect(no_delay)
-        .listen(listener)?
-        .shutdown_timeout(10)
-        .run();
+        });
+        if let Some(n) = config.http_workers {
+            server = server.workers(n);
+        }
+        let server = server
+            .on_connect(no_delay)
+            .listen(listener)?
+            .shutdown_timeout(10)
+            .run();
         Ok(Application {
             port,
             server,
