@@ -131,3 +131,47 @@ async fn fail_open_recovers_when_redis_comes_back() {
     // The bucket's state survived the outage: still empty.
     assert!(!cache.take_token("rate", 1, 0.01).await.unwrap().allowed);
 }
+
+/// A connection in steady use costs one round trip per command (no check at each
+/// checkout); one idle for a while is checked before use; one whose command failed
+/// is not handed out again, so recovery after a blip needs no waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis at 127.0.0.1:6379; run with -- --ignored"]
+async fn pooled_connections_are_checked_only_when_idle_or_failed() {
+    let env = Cleanup::new();
+    let mut proxy = Proxy::start(REDIS_ADDR).await;
+    let cache = RedisCache::connect(&proxy.url(), &env.prefix).unwrap();
+    cache.set("k", b"v", MINUTE).await.unwrap();
+
+    let before = proxy.commands();
+    for _ in 0..20 {
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+    assert_eq!(
+        proxy.commands() - before,
+        20,
+        "one command per get, no PING"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let before = proxy.commands();
+    cache.get("k").await.unwrap();
+    assert_eq!(
+        proxy.commands() - before,
+        3,
+        "after 1 s idle: UNWATCH and PING, then the GET"
+    );
+
+    // The proxy closes every open connection; the pooled one is now broken.
+    proxy.cut().await;
+    proxy.resume().await;
+    let first = cache.get("k").await;
+    let second = cache.get("k").await;
+    assert!(
+        second.is_ok(),
+        "the broken connection was not handed out twice: {first:?}, {second:?}"
+    );
+    for _ in 0..5 {
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+}

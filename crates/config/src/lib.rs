@@ -51,9 +51,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: Secret,
     pub db_max_connections: usize,
-    /// `HTTP_WORKERS`: threads serving HTTP; `None` (unset or 0) is one per CPU, as
-    /// actix-web chooses. A replica given one CPU runs best with 1.
-    pub http_workers: Option<usize>,
+    /// `HTTP_WORKERS`: threads serving HTTP; unset or 0 is one per CPU, as actix-web
+    /// chooses. A replica given one CPU runs best with 1.
+    pub http_workers: usize,
     pub amqp_url: Option<Secret>,
     pub redis_url: Option<Secret>,
     /// `ENCRYPTION_KEY`, which seals and opens provider secrets. Only the process that
@@ -203,7 +203,10 @@ impl Config {
             data_dir,
             database_url: Secret::new(database_url),
             db_max_connections: src.parse_or("DB_MAX_CONNECTIONS", 16usize)?,
-            http_workers: Some(src.parse_or("HTTP_WORKERS", 0usize)?).filter(|n| *n > 0),
+            http_workers: match src.parse_or("HTTP_WORKERS", 0usize)? {
+                0 => one_per_cpu(),
+                n => n,
+            },
             amqp_url: src.get("AMQP_URL").map(Secret::new),
             redis_url: redis_url.map(Secret::new),
             encryption_key: secrets.encryption_key,
@@ -286,6 +289,11 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// actix-web's own default worker count.
+fn one_per_cpu() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
 #[cfg(test)]

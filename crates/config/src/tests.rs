@@ -173,12 +173,14 @@ fn production_refuses_missing_or_weak_secrets_with_a_fix() {
 #[test]
 fn invalid_values_are_named() {
     let d = dir();
-    let err = Config::load(Source::from_pairs([
-        ("PORT", "ninety"),
-        ("NEXPAY_DATA_DIR", d.to_str().unwrap()),
-    ]))
-    .unwrap_err();
-    assert!(err.to_string().starts_with("PORT"), "{err}");
+    for (name, bad) in [("PORT", "ninety"), ("HTTP_WORKERS", "two")] {
+        let err = Config::load(Source::from_pairs([
+            (name, bad),
+            ("NEXPAY_DATA_DIR", d.to_str().unwrap()),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().starts_with(name), "{err}");
+    }
 }
 
 #[test]
@@ -190,19 +192,12 @@ fn file_layer_is_overridden_by_environment() {
 
 #[test]
 fn http_workers_default_to_actix_and_can_be_set() {
-    let (c, _) = dev(&[]);
-    assert_eq!(c.http_workers, None, "unset: one per CPU");
-    let (c, _) = dev(&[("HTTP_WORKERS", "0")]);
-    assert_eq!(c.http_workers, None, "0: one per CPU");
-    let (c, _) = dev(&[("HTTP_WORKERS", "1")]);
-    assert_eq!(c.http_workers, Some(1));
-    let d = dir();
-    let err = Config::load(Source::from_pairs([
-        ("HTTP_WORKERS", "two"),
-        ("NEXPAY_DATA_DIR", d.to_str().unwrap()),
-    ]))
-    .unwrap_err();
-    assert!(err.to_string().starts_with("HTTP_WORKERS"), "{err}");
+    let per_cpu = std::thread::available_parallelism().unwrap().get();
+    for (value, expected) in [(None, per_cpu), (Some("0"), per_cpu), (Some("1"), 1)] {
+        let pairs: Vec<_> = value.map(|v| ("HTTP_WORKERS", v)).into_iter().collect();
+        let (c, _) = dev(&pairs);
+        assert_eq!(c.http_workers, expected, "HTTP_WORKERS={value:?}");
+    }
 }
 
 #[test]

@@ -167,17 +167,15 @@ where
 {
     let listener = TcpListener::bind((config.http_host.as_str(), config.http_port))?;
     let port = listener.local_addr()?.port();
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .wrap(metrics::HttpMetrics::new(metrics.clone()))
             .app_data(web::Data::new(probes.clone()))
             .app_data(web::Data::new(metrics.clone()))
             .configure(configure.clone())
     });
-    if let Some(n) = config.http_workers {
-        server = server.workers(n);
-    }
     let server = server
+        .workers(config.http_workers)
         .on_connect(no_delay)
         .listen(listener)?
         .shutdown_timeout(10)

@@ -50,6 +50,101 @@ pub struct NewPaymentBundle {
     pub events: Vec<OutboxEvent>,
 }
 
+/// The inserts of a [`NewPaymentBundle`], in one transaction the caller opened.
+trait InsertBundle {
+    fn insert_bundle(
+        &mut self,
+        bundle: &NewPaymentBundle,
+    ) -> impl std::future::Future<Output = QueryResult<()>> + Send;
+}
+
+impl InsertBundle for diesel_async::AsyncPgConnection {
+    /// All the inserts are sent at once and answered in order (diesel-async pipelines
+    /// queries issued through shared references to one connection): one round trip
+    /// instead of one per row, which is most of what PostgreSQL spends on a session
+    /// creation. After a failed insert PostgreSQL refuses the rest of the transaction,
+    /// so the first error in order is the real one (a duplicate request key, say).
+    #[allow(clippy::manual_async_fn)]
+    fn insert_bundle(
+        &mut self,
+        bundle: &NewPaymentBundle,
+    ) -> impl std::future::Future<Output = QueryResult<()>> + Send {
+        async move {
+            use futures::future::{join_all, BoxFuture, FutureExt};
+            let at = bundle.payment.created_at;
+            let events: Vec<OutboxRow> = bundle
+                .events
+                .iter()
+                .map(|e| e.clone().into_row(at))
+                .collect();
+            // One `&mut` handle per insert, all to the same connection.
+            let shared: &diesel_async::AsyncPgConnection = self;
+            let (mut payment_conn, mut session_conn) = (shared, shared);
+            let mut history_conns = vec![shared; bundle.history.len()];
+            let mut event_conns = vec![shared; events.len()];
+            let mut inserts: Vec<BoxFuture<'_, QueryResult<usize>>> =
+                vec![diesel::insert_into(p::table)
+                    .values(&bundle.payment)
+                    .execute(&mut payment_conn)
+                    .boxed()];
+            if let Some(session) = &bundle.session {
+                let insert = diesel::insert_into(cs::table).values(session);
+                inserts.push(insert.execute(&mut session_conn).boxed());
+            }
+            for (h, c) in bundle.history.iter().zip(&mut history_conns) {
+                inserts.push(diesel::insert_into(pe::table).values(h).execute(c).boxed());
+            }
+            for (e, c) in events.iter().zip(&mut event_conns) {
+                inserts.push(
+                    diesel::insert_into(outbox::table)
+                        .values(e)
+                        .execute(c)
+                        .boxed(),
+                );
+            }
+            join_all(inserts)
+                .await
+                .into_iter()
+                .try_for_each(|r| r.map(drop))
+        }
+    }
+}
+
+impl InsertBundle for crate::db::SqliteConn {
+    #[allow(clippy::manual_async_fn)]
+    fn insert_bundle(
+        &mut self,
+        bundle: &NewPaymentBundle,
+    ) -> impl std::future::Future<Output = QueryResult<()>> + Send {
+        async move {
+            let at = bundle.payment.created_at;
+            diesel::insert_into(p::table)
+                .values(&bundle.payment)
+                .execute(self)
+                .await?;
+            if let Some(session) = &bundle.session {
+                diesel::insert_into(cs::table)
+                    .values(session)
+                    .execute(self)
+                    .await?;
+            }
+            for h in &bundle.history {
+                diesel::insert_into(pe::table)
+                    .values(h)
+                    .execute(self)
+                    .await?;
+            }
+            for e in &bundle.events {
+                diesel::insert_into(outbox::table)
+                    .values(e.clone().into_row(at))
+                    .execute(self)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = p)]
 pub struct PaymentUpdate {
@@ -117,29 +212,7 @@ impl Store {
     /// Inserts a payment (and its session), its first history rows and events atomically.
     /// A duplicate request key surfaces as `StoreError::Conflict`.
     pub async fn insert_payment_bundle(&self, bundle: NewPaymentBundle) -> StoreResult<()> {
-        let at = bundle.payment.created_at;
-        transaction!(self, |c| {
-            diesel::insert_into(p::table)
-                .values(&bundle.payment)
-                .execute(c)
-                .await?;
-            if let Some(session) = &bundle.session {
-                diesel::insert_into(cs::table)
-                    .values(session)
-                    .execute(c)
-                    .await?;
-            }
-            for h in &bundle.history {
-                diesel::insert_into(pe::table).values(h).execute(c).await?;
-            }
-            for e in bundle.events.clone() {
-                diesel::insert_into(outbox::table)
-                    .values(e.into_row(at))
-                    .execute(c)
-                    .await?;
-            }
-            Ok(())
-        })
+        transaction!(self, |c| Ok(c.insert_bundle(&bundle).await?))
     }
 
     /// Inserts an attempt and applies `changes` with their history and events in one

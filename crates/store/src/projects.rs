@@ -4,7 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::db::{read, transaction};
+use diesel_async::AsyncPgConnection;
+
+use crate::db::{read, transaction, Backend};
 use crate::error::{StoreError, StoreResult};
 use crate::models::{ApiKeyRow, KeyLookup, ProjectRow, ProviderRow};
 use crate::schema::{api_keys, projects, providers};
@@ -257,6 +259,46 @@ impl Store {
             .order(providers::code.asc())
             .load(c)
             .await?))
+    }
+
+    /// The project (archived or not) and every provider, as session creation needs
+    /// them. On PostgreSQL both queries are sent at once on one connection (diesel-async
+    /// pipelines queries issued through a shared reference), so the pair costs one
+    /// round trip; on SQLite they run one after the other on a reader.
+    pub async fn project_and_providers(
+        &self,
+        id: &str,
+    ) -> StoreResult<(Option<ProjectRow>, Vec<ProviderRow>)> {
+        // A macro, not values: each backend types the selects for itself.
+        macro_rules! queries {
+            () => {
+                (
+                    projects::table.find(id).select(ProjectRow::as_select()),
+                    providers::table
+                        .select(ProviderRow::as_select())
+                        .order(providers::code.asc()),
+                )
+            };
+        }
+        match &self.backend {
+            Backend::Pg(pool) => {
+                let (project, all_providers) = queries!();
+                let obj = pool.get().await?;
+                let c: &AsyncPgConnection = &obj;
+                let (project, providers) = futures::future::join(
+                    project.get_result(&mut &*c),
+                    all_providers.load(&mut &*c),
+                )
+                .await;
+                Ok((project.optional()?, providers?))
+            }
+            Backend::Sqlite { reader, .. } => {
+                let (project, all_providers) = queries!();
+                let mut c = reader.get().await?;
+                let project = project.get_result(&mut *c).await.optional()?;
+                Ok((project, all_providers.load(&mut *c).await?))
+            }
+        }
     }
 
     pub async fn set_provider_enabled(&self, code: &str, enabled: bool) -> StoreResult<bool> {

@@ -543,10 +543,7 @@ impl Payments {
     }
 
     pub(crate) async fn project(&self, id: &str) -> Result<ProjectRow, HandlerError> {
-        match self.store.get_project(id).await.map_err(store_error)? {
-            Some(p) if p.archived_at.is_none() => Ok(p),
-            _ => Err(rejected(404, "not_found", "Project not found")),
-        }
+        open_project(self.store.get_project(id).await.map_err(store_error)?)
     }
 
     pub(crate) async fn provider_row(&self, code: &str) -> Result<ProviderRow, HandlerError> {
@@ -584,5 +581,13 @@ impl Payments {
             ));
         }
         Ok(provider)
+    }
+}
+
+/// A project payments can be made to: it exists and is not archived.
+pub(crate) fn open_project(row: Option<ProjectRow>) -> Result<ProjectRow, HandlerError> {
+    match row {
+        Some(p) if p.archived_at.is_none() => Ok(p),
+        _ => Err(rejected(404, "not_found", "Project not found")),
     }
 }

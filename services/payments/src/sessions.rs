@@ -12,7 +12,7 @@ use nexpay_store::{
     ProjectRow, SessionRow, SessionUpdate, StatusChange, StoreError,
 };
 
-use crate::direct::pending_payment;
+use crate::direct::{open_project, pending_payment};
 use crate::events::{history, merchant_event};
 use crate::views::payment_view;
 use crate::{rejected, store_error, Payments};
@@ -32,11 +32,14 @@ impl Payments {
         let caller = &cmd.caller;
         // No lookup of the Idempotency-Key before the insert: a retried key hits the
         // unique index and is answered from the conflict below.
-        let project = match self.project(&caller.project_id).await {
-            Ok(p) => p,
+        let found = self.store.project_and_providers(&caller.project_id).await;
+        let (project, providers) = match found
+            .map_err(store_error)
+            .and_then(|(p, all)| Ok((open_project(p)?, all)))
+        {
+            Ok(found) => found,
             Err(e) => return self.replay_or(caller, e).await,
         };
-        let providers = self.store.list_providers().await.map_err(store_error)?;
         if !providers
             .iter()
             .any(|p| p.enabled && p.accepts(&cmd.currency))

@@ -115,6 +115,33 @@ fn session_cmd(project_id: &str) -> CreateSession {
     }
 }
 
+/// A direct payment in test mode, retried under `request_key`.
+fn initiate_cmd(
+    project_id: &str,
+    request_key: &str,
+    amount_minor: i64,
+    provider_code: &str,
+) -> nexpay_contracts::InitiatePayment {
+    nexpay_contracts::InitiatePayment {
+        caller: Caller {
+            project_id: project_id.into(),
+            mode: "test".into(),
+            request_key: Some(request_key.into()),
+        },
+        amount_minor,
+        currency: "XOF".into(),
+        provider_code: provider_code.into(),
+        customer: Customer {
+            name: None,
+            email: None,
+            phone: "+221771234567".into(),
+        },
+        metadata: serde_json::json!({}),
+        client_reference: None,
+        urls: RedirectUrls::default(),
+    }
+}
+
 async fn outbox_kinds(store: &Store, payment_id: &str) -> Vec<String> {
     store
         .list_outbox(payment_id)
@@ -331,24 +358,8 @@ both!(
 async fn direct_expiry_case(db: &TestDb) {
     let (payments, _bus, project) = setup(db).await;
     let store = db.store();
-    let cmd = nexpay_contracts::InitiatePayment {
-        caller: Caller {
-            project_id: project.clone(),
-            mode: "test".into(),
-            request_key: Some("k-1".into()),
-        },
-        amount_minor: 1500,
-        currency: "XOF".into(),
-        provider_code: "om".into(),
-        customer: Customer {
-            name: None,
-            email: None,
-            phone: "+221771234567".into(),
-        },
-        metadata: serde_json::json!({}),
-        client_reference: Some("ORDER-9".into()),
-        urls: RedirectUrls::default(),
-    };
+    let mut cmd = initiate_cmd(&project, "k-1", 1500, "om");
+    cmd.client_reference = Some("ORDER-9".into());
     let created = payments.initiate_payment(cmd.clone(), "d1").await.unwrap();
     // The same request key finds the same payment instead of creating another.
     let again = payments.initiate_payment(cmd, "d2").await.unwrap();
@@ -428,24 +439,7 @@ async fn provider_update_case(db: &TestDb) {
     use nexpay_contracts::{ProviderState, ProviderStatus, ProviderUpdate};
     let (payments, _bus, project) = setup(db).await;
     let store = db.store();
-    let cmd = nexpay_contracts::InitiatePayment {
-        caller: Caller {
-            project_id: project.clone(),
-            mode: "test".into(),
-            request_key: Some("k-upd".into()),
-        },
-        amount_minor: 2500,
-        currency: "XOF".into(),
-        provider_code: "wave".into(),
-        customer: Customer {
-            name: None,
-            email: None,
-            phone: "+221771234567".into(),
-        },
-        metadata: serde_json::json!({}),
-        client_reference: None,
-        urls: RedirectUrls::default(),
-    };
+    let cmd = initiate_cmd(&project, "k-upd", 2500, "wave");
     let created = payments.initiate_payment(cmd, "u1").await.unwrap();
     let payment = store
         .get_payment_by_reference(&created.reference)

@@ -157,7 +157,7 @@ impl Application {
             &config.public_url,
             config.sandbox_callback_base(),
         );
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             App::new()
                 .wrap(RequestIdMiddleware)
                 .app_data(dashboard.clone())
@@ -187,10 +187,8 @@ impl Application {
                     ))
                 }))
         });
-        if let Some(n) = config.http_workers {
-            server = server.workers(n);
-        }
         let server = server
+            .workers(config.http_workers)
             .on_connect(no_delay)
             .listen(listener)?
             .shutdown_timeout(10)

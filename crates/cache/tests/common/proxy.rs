@@ -2,7 +2,10 @@
 //! outage without touching the shared Redis itself.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
@@ -12,6 +15,9 @@ pub struct Proxy {
     /// The accept loop; it owns the listener and every forwarding task, so aborting
     /// it closes the port and all open connections at once.
     running: Option<tokio::task::JoinHandle<()>>,
+    /// `*` bytes sent by clients: each RESP command is an array, which starts with
+    /// `*`, so with keys and values free of `*` this counts the commands sent.
+    stars: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -21,6 +27,7 @@ impl Proxy {
             addr: "127.0.0.1:0".parse().unwrap(),
             target: target.to_owned(),
             running: None,
+            stars: Arc::default(),
         };
         proxy.resume().await;
         proxy
@@ -28,6 +35,11 @@ impl Proxy {
 
     pub fn url(&self) -> String {
         format!("redis://{}", self.addr)
+    }
+
+    /// Commands sent through the proxy so far (see `stars`).
+    pub fn commands(&self) -> u64 {
+        self.stars.load(Ordering::SeqCst)
     }
 
     /// Outage: connection refused for new clients, open connections closed.
@@ -47,6 +59,7 @@ impl Proxy {
         let listener = socket.listen(64).unwrap();
         self.addr = listener.local_addr().unwrap();
         let target = self.target.clone();
+        let stars = self.stars.clone();
         self.running = Some(tokio::spawn(async move {
             let mut links = JoinSet::new();
             loop {
@@ -56,9 +69,26 @@ impl Proxy {
                 // Reap finished links so a long run does not accumulate them.
                 while links.try_join_next().is_some() {}
                 let target = target.clone();
+                let stars = stars.clone();
                 links.spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(&target).await {
+                        let (mut client_in, mut client_out) = client.split();
+                        let (mut server_in, mut server_out) = server.into_split();
+                        let up = async {
+                            let mut buf = vec![0u8; 16 * 1024];
+                            while let Ok(n @ 1..) = client_in.read(&mut buf).await {
+                                let seen = buf[..n].iter().filter(|b| **b == b'*').count();
+                                stars.fetch_add(seen as u64, Ordering::SeqCst);
+                                if server_out.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                        };
+                        let down = tokio::io::copy(&mut server_in, &mut client_out);
+                        tokio::select! {
+                            () = up => {}
+                            _ = down => {}
+                        }
                     }
                 });
             }

@@ -1,8 +1,8 @@
 //! Projects: insert, read, list, update, archive (which never deletes money).
 
-use nexpay_store::{ProjectUpdate, StoreError};
+use nexpay_store::{ProjectUpdate, ProviderRow, StoreError};
 
-use crate::fixtures::{api_key, bundle, project, seed_project, trail};
+use crate::fixtures::{api_key, bundle, project, seed_project, trail, ts};
 use crate::support::{Ctx, TestResult};
 
 contract!(insert_get_list);
@@ -136,5 +136,57 @@ async fn archive_hides_project_revokes_keys_keeps_payments(ctx: Ctx) -> TestResu
     assert!(matches!(err, StoreError::NotFound), "got {err:?}");
     let row = s.get_project(&archived.id).await?.expect("still readable");
     assert_eq!(row.name, archived.name, "archived project unchanged");
+    Ok(())
+}
+
+fn provider(code: &str, enabled: bool) -> ProviderRow {
+    ProviderRow {
+        code: code.to_owned(),
+        name: code.to_uppercase(),
+        enabled,
+        logo_url: format!("/static/{code}.svg"),
+        sealed_config: None,
+        updated_at: ts(2026, 12, 1, 9, 30, 0, 0),
+        config_summary: "{}".to_owned(),
+        secrets_ok: false,
+        webhook_ok: false,
+        test_passed_at: None,
+    }
+}
+
+contract!(project_and_providers_in_one_read);
+async fn project_and_providers_in_one_read(ctx: Ctx) -> TestResult {
+    let s = &ctx.store;
+    let (none, empty) = s.project_and_providers("prj_missing").await?;
+    assert_eq!((none, empty), (None, vec![]));
+
+    let open = seed_project(s).await?;
+    let archived = seed_project(s).await?;
+    s.archive_project(&archived.id).await?;
+    s.ensure_provider(&provider("wave", true)).await?;
+    s.ensure_provider(&provider("om", false)).await?;
+    assert!(s.set_provider_enabled("om", true).await?);
+    // An admin's change survives the next start-up's ensure.
+    s.ensure_provider(&provider("om", false)).await?;
+    let listed = s.list_providers().await?;
+    let codes: Vec<_> = listed
+        .iter()
+        .map(|p| (p.code.as_str(), p.enabled))
+        .collect();
+    assert_eq!(
+        codes,
+        [("om", true), ("wave", true)],
+        "by code, admin's choice kept"
+    );
+
+    for id in [&open.id, &archived.id] {
+        let (project, providers) = s.project_and_providers(id).await?;
+        assert_eq!(project, s.get_project(id).await?, "same row as get_project");
+        assert!(project.is_some());
+        assert_eq!(providers, listed, "same rows as list_providers");
+    }
+    let (missing, providers) = s.project_and_providers("prj_missing").await?;
+    assert_eq!(missing, None, "an unknown project is None, not an error");
+    assert_eq!(providers, listed);
     Ok(())
 }
